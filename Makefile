@@ -1,0 +1,39 @@
+# Hemiscope: every target installs what it needs, so each one works on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+export DEBUG ?= true
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test lint bench clean services-shell
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  echo "python3-venv missing: installing it with apt-get"; \
+	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+# Python packages, then node packages and compiled devnet contracts (both skipped when current).
+setup: $(STAMP)
+	@command -v npm >/dev/null || { echo "npm missing: installing nodejs with apt-get"; \
+	  apt-get update -q && apt-get install -y -q nodejs npm; }
+	$(PY) -m devnet.build
+
+# The local network, indexers, workers and web app; prints the explorer URL. Ctrl-C stops all.
+demo: setup
+	$(PY) -m hemiscope.services run -- $(PY) manage.py demo
+
+test: setup
+	$(PY) -m hemiscope.services run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf var/

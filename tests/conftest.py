@@ -1,0 +1,59 @@
+"""Shared fixtures. Services are real: PostgreSQL and Redis come from DATABASE_URL/REDIS_URL,
+which `make test` points at the embedded servers when the caller has not set them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    """DATABASE_URL rewritten to the database pytest-django created for this session."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    host = quote(s["HOST"], safe="") if s["HOST"].startswith("/") else s["HOST"]
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    auth = s["USER"] + (f":{quote(s['PASSWORD'], safe='')}" if s["PASSWORD"] else "")
+    return f"postgresql://{auth}@{host}{port}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker in its own process, on the real Redis broker, using the test DB.
+
+    Never eager mode: tasks travel through Redis exactly as in production.
+    """
+    with django_db_blocker.unblock():
+        env = dict(os.environ, DATABASE_URL=_test_database_url())
+    log_path = REPO / "var" / "test-celery-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "hemiscope", "worker", "--pool", "solo",
+             "--concurrency", "1", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        from hemiscope.celery import app
+
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

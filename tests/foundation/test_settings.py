@@ -1,0 +1,74 @@
+"""Settings fail loudly at start-up, naming the variable; production settings pass --deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args: str, **env_overrides: str | None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    for key, value in env_overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", None, "DATABASE_URL is not set"),
+        ("DATABASE_URL", "mysql://x@localhost/db", "DATABASE_URL must be a URL with scheme"),
+        ("REDIS_URL", None, "REDIS_URL is not set"),
+        ("REDIS_URL", "http://localhost:6379", "REDIS_URL must be a URL with scheme"),
+        ("DEBUG", "maybe", "DEBUG must be a boolean"),
+        ("HEMI_NETWORK", "regtest", "HEMI_NETWORK must be one of devnet, testnet, mainnet"),
+        ("HEMI_RPC_URL", "not a url", "HEMI_RPC_URL must be a URL"),
+        ("BITCOIN_START_HEIGHT", "12x", "BITCOIN_START_HEIGHT must be an integer"),
+        ("BITCOIN_START_HEIGHT", "-1", "BITCOIN_START_HEIGHT must be >= 0"),
+        ("TUNNEL_MANAGER_ADDRESS", "0x1234", "TUNNEL_MANAGER_ADDRESS must be a 0x-prefixed 20-byte hex address"),
+        ("BITCOIN_NETWORK", "signet", "BITCOIN_NETWORK must be one of"),
+    ],
+)
+def test_a_missing_or_malformed_variable_stops_start_up_with_its_name(variable, value, message):
+    result = run_manage("check", **{variable: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_requires_a_secret_key():
+    result = run_manage("check", DEBUG="false", SECRET_KEY=None, ALLOWED_HOSTS="hemiscope.example")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check_with_no_warnings():
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="false", SECRET_KEY="x" * 20 + "Kq3!vLz9@pT7#mW2$rN8^bY5&hJ4*dF6", ALLOWED_HOSTS="hemiscope.example",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout
+
+
+def test_network_presets_can_be_overridden_one_value_at_a_time():
+    result = run_manage(
+        "shell", "--no-imports", "-c",
+        "from hemiscope import networks; n = networks.current(); "
+        "print(n.name, n.chain_id, n.hemi_rpc_url, n.bitcoin_network, n.tunnel_manager_address)",
+        HEMI_NETWORK="testnet", HEMI_RPC_URL="http://127.0.0.1:9545",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "testnet", "743111", "http://127.0.0.1:9545", "testnet3", "0x8221cfd3eca3c5f9fa27b2ae774151642f1c449e",
+    ]
