@@ -21,7 +21,7 @@ def _raw(name: str) -> str | None:
     return value.strip()
 
 
-def env_str(name: str, default: str | None | object = _MISSING) -> str | None:
+def env_str(name: str, default: str | object | None = _MISSING) -> str | None:
     value = _raw(name)
     if value is not None:
         return value
@@ -42,7 +42,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false/1/0), got {value!r}")
 
 
-def env_int(name: str, default: int | None | object = _MISSING, *, minimum: int | None = None) -> int | None:
+def env_int(name: str, default: int | object | None = _MISSING, *, minimum: int | None = None) -> int | None:
     value = _raw(name)
     if value is None:
         if default is _MISSING:
@@ -84,7 +84,7 @@ def check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
-def env_url(name: str, default: str | None | object = _MISSING, *, schemes: tuple[str, ...]) -> str | None:
+def env_url(name: str, default: str | object | None = _MISSING, *, schemes: tuple[str, ...]) -> str | None:
     value = env_str(name, default)
     if value is None:
         return None
