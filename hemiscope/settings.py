@@ -99,8 +99,15 @@ CELERY_TASK_TIME_LIMIT = env.env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
-# Seconds between tip-following runs (the scheduler also skips a run while one is going).
+# Seconds between tip-following runs (each run takes a lock, so overlapping runs just skip).
 FOLLOW_INTERVAL_SECONDS = env.env_float("FOLLOW_INTERVAL_SECONDS", 2.0, minimum=0.1)
+CELERY_BEAT_SCHEDULE = {
+    "follow-bitcoin": {"task": "indexer.bitcoin.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
+    "follow-hemi": {"task": "indexer.hemi.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
+}
+# Blocks fetched per backfill batch (one short DB transaction per block inside a batch).
+BITCOIN_BATCH_SIZE = env.env_int("BITCOIN_BATCH_SIZE", 50, minimum=1)
+HEMI_BATCH_SIZE = env.env_int("HEMI_BATCH_SIZE", 100, minimum=1)
 
 # --- HTTP, static files, security --------------------------------------------------------------
 
