@@ -1,0 +1,93 @@
+"""Anchoring: which Bitcoin publication anchors a Hemi block, and how final it is.
+
+Matching is by keystone id, and a Hemi keystone row's id is computed by the Hemi indexer from
+the full stored blocks (parent hash, previous keystone hash, state root, own hash, L1 origin), so
+equal ids mean the 76 published bytes equal our canonical keystone's abbreviation byte for byte
+- never a comparison of hash prefixes alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F
+
+from explorer import finality as fin
+from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
+from indexer.hemi.models import Keystone
+from indexer.keystone import keystone_number_for
+
+
+def bitcoin_tip_height() -> int | None:
+    tip = BitcoinBlock.objects.active().order_by("-height").values_list("height", flat=True).first()
+    return tip
+
+
+def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
+    """The lowest Bitcoin publication of this keystone or of any canonical descendant.
+
+    1. Take canonical Hemi keystones numbered >= ``keystone_number`` (a descendant commits to
+       all its ancestors through the EVM hash chain, so its publication anchors them too).
+    2. Join their ids to the first active-chain publication of each id.
+    3. Keep the lowest Bitcoin height; ties go to the lower keystone number.
+    """
+    ids = Keystone.objects.canonical().filter(number__gte=keystone_number).values("keystone_id_internal")
+    return (
+        KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids)
+        .order_by("height", "l2_block_number")
+        .select_related("publication__transaction", "publication__block")
+        .first()
+    )
+
+
+def block_finality(block_number: int) -> fin.Finality:
+    keystone_number = keystone_number_for(block_number)
+    produced = Keystone.objects.canonical().filter(number=keystone_number).exists()
+    anchor = first_anchor(keystone_number) if produced else None
+    return fin.finality(
+        block_number=block_number,
+        keystone_number=keystone_number,
+        keystone_produced=produced,
+        publication_height=anchor.height if anchor else None,
+        anchoring_keystone_number=anchor.l2_block_number if anchor else None,
+        tip_height=bitcoin_tip_height(),
+    )
+
+
+@dataclass(frozen=True)
+class AlternateKeystoneAlert:
+    """A Bitcoin publication naming a keystone number we know, with different contents."""
+
+    publication: PopPublication
+    canonical_keystone: Keystone
+
+
+def alternate_chain_alerts(limit: int = 100) -> list[AlternateKeystoneAlert]:
+    """Publications whose L2 number matches a canonical keystone but whose bytes do not.
+
+    Anyone can publish any 76 bytes, so these are not proof of a fork - but a publication that
+    conflicts with our canonical chain must be shown, never silently ignored.
+    """
+    conflicting = (
+        PopPublication.objects.filter(block__in_active_chain=True, format=PopPublication.FORMAT_V1)
+        .filter(
+            l2_block_number__in=Keystone.objects.canonical().values("number"),
+        )
+        .exclude(keystone_id_internal__in=Keystone.objects.canonical().values("keystone_id_internal"))
+        .select_related("transaction", "block")
+        .order_by("block__height", "transaction__tx_index", "vout")[:limit]
+    )
+    canonical = {
+        k.number: k
+        for k in Keystone.objects.canonical().filter(number__in={p.l2_block_number for p in conflicting})
+    }
+    return [AlternateKeystoneAlert(p, canonical[p.l2_block_number]) for p in conflicting]
+
+
+def publications_of(keystone: Keystone):
+    """Every Bitcoin publication of exactly this keystone, first (active chain) first."""
+    return (
+        PopPublication.objects.filter(keystone_id_internal=keystone.keystone_id_internal)
+        .select_related("transaction", "block")
+        .order_by(F("block__in_active_chain").desc(), "block__height", "transaction__tx_index", "vout")
+    )

@@ -1,0 +1,93 @@
+"""Small row builders for cross-chain tests: real model rows, keystone ids computed with the
+same byte rules the indexers use."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+
+from indexer.keystone import L2Keystone
+
+
+def h32(label: str) -> bytes:
+    return hashlib.sha256(label.encode()).digest()
+
+
+class ChainBuilder:
+    def __init__(self):
+        from indexer.bitcoin import models as btc
+        from indexer.hemi import models as hemi
+
+        self.btc = btc
+        self.hemi = hemi
+        self.hemi_blocks: dict[int, object] = {}
+
+    def hemi_chain(self, upto: int, branch: str = "main"):
+        """Canonical Hemi blocks 0..upto with keystone rows at multiples of 25."""
+        for n in range(upto + 1):
+            parent = self.hemi_blocks[n - 1].hash if n else b"\x00" * 32
+            block = self.hemi.Block.objects.create(
+                number=n, hash=h32(f"{branch}-{n}"), parent_hash=parent, timestamp=1_700_000_000 + 2 * n,
+                miner=b"\x00" * 20, state_root=h32(f"root-{branch}-{n}"), transactions_root=h32("t"),
+                receipts_root=h32("r"), gas_used=0, gas_limit=30_000_000, header_rlp=b"", tx_count=0,
+                l1_origin_number=1000 + n // 10,
+            )
+            self.hemi_blocks[n] = block
+            if n and n % 25 == 0:
+                self.keystone(block)
+        return self.hemi_blocks
+
+    def keystone_of(self, block) -> L2Keystone:
+        n = block.number
+        prev = bytes(self.hemi_blocks[n - 25].hash) if n - 25 > 0 else b"\x00" * 32
+        return L2Keystone(
+            l1_block_number=block.l1_origin_number, l2_block_number=n, parent_ep_hash=bytes(block.parent_hash),
+            prev_ep_keystone_hash=prev, state_root=bytes(block.state_root), ep_hash=bytes(block.hash),
+        )
+
+    def keystone(self, block):
+        ks = self.keystone_of(block)
+        abrev = ks.abbreviate()
+        return self.hemi.Keystone.objects.create(
+            block=block, number=ks.l2_block_number, l1_block_number=ks.l1_block_number,
+            parent_ep_hash=ks.parent_ep_hash, prev_ep_keystone_hash=ks.prev_ep_keystone_hash,
+            state_root=ks.state_root, ep_hash=ks.ep_hash, abrev=abrev.to_bytes(), keystone_id_internal=abrev.id_internal,
+        )
+
+    def btc_chain(self, upto: int, start: int = 0):
+        blocks = {}
+        prev = b"\x00" * 32
+        for height in range(start, upto + 1):
+            blocks[height] = self.btc.BitcoinBlock.objects.create(
+                hash_internal=h32(f"btc-{height}"), height=height, prev_hash_internal=prev,
+                merkle_root_internal=h32("m"), version=0x20000000, time=1_700_000_000 + 600 * height,
+                bits=0x207FFFFF, nonce=0, header_raw=b"\x00" * 80, chainwork=Decimal(height + 1),
+            )
+            prev = blocks[height].hash_internal
+        return blocks
+
+    def publish(self, btc_block, abrev, *, tx_index: int = 1, vout: int = 1, first: bool = True):
+        tx = self.btc.BitcoinTransaction.objects.create(
+            block=btc_block, txid_internal=h32(f"pop-{btc_block.height}-{tx_index}-{abrev.l2_block_number}"),
+            tx_index=tx_index, raw=b"raw", merkle_branch=b"",
+        )
+        pub = self.btc.PopPublication.objects.create(
+            transaction=tx, block=btc_block, vout=vout, format="v1", payload=abrev.to_bytes(),
+            keystone_id_internal=abrev.id_internal, l1_block_number=abrev.l1_block_number,
+            l2_block_number=abrev.l2_block_number, parent_ep_hash_prefix=abrev.parent_ep_hash_prefix,
+            prev_keystone_ep_hash_prefix=abrev.prev_keystone_ep_hash_prefix, state_root=abrev.state_root,
+            ep_hash_prefix=abrev.ep_hash_prefix,
+        )
+        if first:
+            self.btc.KeystoneFirstPublication.objects.update_or_create(
+                keystone_id_internal=abrev.id_internal,
+                defaults={"publication": pub, "height": btc_block.height, "l2_block_number": abrev.l2_block_number},
+            )
+        return pub
+
+
+@pytest.fixture
+def chains(db):
+    return ChainBuilder()
