@@ -53,7 +53,8 @@ class ChainBuilder:
         return self.hemi.Keystone.objects.create(
             block=block, number=ks.l2_block_number, l1_block_number=ks.l1_block_number,
             parent_ep_hash=ks.parent_ep_hash, prev_ep_keystone_hash=ks.prev_ep_keystone_hash,
-            state_root=ks.state_root, ep_hash=ks.ep_hash, abrev=abrev.to_bytes(), keystone_id_internal=abrev.id_internal,
+            state_root=ks.state_root, ep_hash=ks.ep_hash, abrev=abrev.to_bytes(),
+            keystone_id_internal=abrev.id_internal,
         )
 
     def btc_chain(self, upto: int, start: int = 0):
