@@ -29,9 +29,18 @@ class ChainBuilder:
         for n in range(upto + 1):
             parent = self.hemi_blocks[n - 1].hash if n else b"\x00" * 32
             block = self.hemi.Block.objects.create(
-                number=n, hash=h32(f"{branch}-{n}"), parent_hash=parent, timestamp=1_700_000_000 + 2 * n,
-                miner=b"\x00" * 20, state_root=h32(f"root-{branch}-{n}"), transactions_root=h32("t"),
-                receipts_root=h32("r"), gas_used=0, gas_limit=30_000_000, header_rlp=b"", tx_count=0,
+                number=n,
+                hash=h32(f"{branch}-{n}"),
+                parent_hash=parent,
+                timestamp=1_700_000_000 + 2 * n,
+                miner=b"\x00" * 20,
+                state_root=h32(f"root-{branch}-{n}"),
+                transactions_root=h32("t"),
+                receipts_root=h32("r"),
+                gas_used=0,
+                gas_limit=30_000_000,
+                header_rlp=b"",
+                tx_count=0,
                 l1_origin_number=1000 + n // 10,
             )
             self.hemi_blocks[n] = block
@@ -43,17 +52,26 @@ class ChainBuilder:
         n = block.number
         prev = bytes(self.hemi_blocks[n - 25].hash) if n - 25 > 0 else b"\x00" * 32
         return L2Keystone(
-            l1_block_number=block.l1_origin_number, l2_block_number=n, parent_ep_hash=bytes(block.parent_hash),
-            prev_ep_keystone_hash=prev, state_root=bytes(block.state_root), ep_hash=bytes(block.hash),
+            l1_block_number=block.l1_origin_number,
+            l2_block_number=n,
+            parent_ep_hash=bytes(block.parent_hash),
+            prev_ep_keystone_hash=prev,
+            state_root=bytes(block.state_root),
+            ep_hash=bytes(block.hash),
         )
 
     def keystone(self, block):
         ks = self.keystone_of(block)
         abrev = ks.abbreviate()
         return self.hemi.Keystone.objects.create(
-            block=block, number=ks.l2_block_number, l1_block_number=ks.l1_block_number,
-            parent_ep_hash=ks.parent_ep_hash, prev_ep_keystone_hash=ks.prev_ep_keystone_hash,
-            state_root=ks.state_root, ep_hash=ks.ep_hash, abrev=abrev.to_bytes(),
+            block=block,
+            number=ks.l2_block_number,
+            l1_block_number=ks.l1_block_number,
+            parent_ep_hash=ks.parent_ep_hash,
+            prev_ep_keystone_hash=ks.prev_ep_keystone_hash,
+            state_root=ks.state_root,
+            ep_hash=ks.ep_hash,
+            abrev=abrev.to_bytes(),
             keystone_id_internal=abrev.id_internal,
         )
 
@@ -62,23 +80,40 @@ class ChainBuilder:
         prev = b"\x00" * 32
         for height in range(start, upto + 1):
             blocks[height] = self.btc.BitcoinBlock.objects.create(
-                hash_internal=h32(f"btc-{height}"), height=height, prev_hash_internal=prev,
-                merkle_root_internal=h32("m"), version=0x20000000, time=1_700_000_000 + 600 * height,
-                bits=0x207FFFFF, nonce=0, header_raw=b"\x00" * 80, chainwork=Decimal(height + 1),
+                hash_internal=h32(f"btc-{height}"),
+                height=height,
+                prev_hash_internal=prev,
+                merkle_root_internal=h32("m"),
+                version=0x20000000,
+                time=1_700_000_000 + 600 * height,
+                bits=0x207FFFFF,
+                nonce=0,
+                header_raw=b"\x00" * 80,
+                chainwork=Decimal(height + 1),
             )
             prev = blocks[height].hash_internal
         return blocks
 
     def publish(self, btc_block, abrev, *, tx_index: int = 1, vout: int = 1, first: bool = True):
         tx = self.btc.BitcoinTransaction.objects.create(
-            block=btc_block, txid_internal=h32(f"pop-{btc_block.height}-{tx_index}-{abrev.l2_block_number}"),
-            tx_index=tx_index, raw=b"raw", merkle_branch=b"",
+            block=btc_block,
+            txid_internal=h32(f"pop-{btc_block.height}-{tx_index}-{abrev.l2_block_number}"),
+            tx_index=tx_index,
+            raw=b"raw",
+            merkle_branch=b"",
         )
         pub = self.btc.PopPublication.objects.create(
-            transaction=tx, block=btc_block, vout=vout, format="v1", payload=abrev.to_bytes(),
-            keystone_id_internal=abrev.id_internal, l1_block_number=abrev.l1_block_number,
-            l2_block_number=abrev.l2_block_number, parent_ep_hash_prefix=abrev.parent_ep_hash_prefix,
-            prev_keystone_ep_hash_prefix=abrev.prev_keystone_ep_hash_prefix, state_root=abrev.state_root,
+            transaction=tx,
+            block=btc_block,
+            vout=vout,
+            format="v1",
+            payload=abrev.to_bytes(),
+            keystone_id_internal=abrev.id_internal,
+            l1_block_number=abrev.l1_block_number,
+            l2_block_number=abrev.l2_block_number,
+            parent_ep_hash_prefix=abrev.parent_ep_hash_prefix,
+            prev_keystone_ep_hash_prefix=abrev.prev_keystone_ep_hash_prefix,
+            state_root=abrev.state_root,
             ep_hash_prefix=abrev.ep_hash_prefix,
         )
         if first:
@@ -92,3 +127,140 @@ class ChainBuilder:
 @pytest.fixture
 def chains(db):
     return ChainBuilder()
+
+
+class TunnelBuilder:
+    """Deposit/mint rows on top of a ChainBuilder's chains."""
+
+    HEMIBTC = bytes.fromhex("aa" * 20)
+    VAULT = bytes.fromhex("ba" * 20)
+    RECIPIENT = bytes.fromhex("c0" * 20)
+
+    def __init__(self, chains: ChainBuilder):
+        self.c = chains
+        self.vault_script = self.c.btc.VaultScript.objects.create(
+            vault_address=self.VAULT,
+            vault_index=0,
+            custody_script=bytes.fromhex("76a914" + "11" * 20 + "88ac"),
+            custody_address="Rvault",
+            discovered_at_hemi_block=0,
+        )
+        self.token = self.c.hemi.Token.objects.create(
+            address=self.HEMIBTC,
+            standard="erc20",
+            name="Hemi Bitcoin",
+            symbol="hemiBTC",
+            decimals=8,
+            first_seen_block=0,
+        )
+        self._tx_index: dict[int, int] = {}
+        self._log_index: dict[int, int] = {}
+
+    def hemi_tx(self, block, *, to: bytes | None = None, input: bytes = b""):
+        index = self._tx_index.get(block.number, 0)
+        self._tx_index[block.number] = index + 1
+        return self.c.hemi.Transaction.objects.create(
+            block=block,
+            hash=h32(f"hemi-tx-{block.number}-{index}"),
+            index=index,
+            type=2,
+            sender=b"\x01" * 20,
+            to=to,
+            value=0,
+            gas=100000,
+            input=input,
+            raw=b"",
+            receipt_raw=b"",
+            status=1,
+            gas_used=50000,
+            cumulative_gas_used=50000,
+        )
+
+    def log(self, tx, address: bytes):
+        index = self._log_index.get(tx.block.number, 0)
+        self._log_index[tx.block.number] = index + 1
+        return self.c.hemi.Log.objects.create(
+            transaction=tx,
+            block=tx.block,
+            log_index=index,
+            address=address,
+            data=b"",
+        )
+
+    def relay(self, hemi_block, btc_blocks, tip):
+        """An updateHvmState at ``hemi_block`` relaying ``btc_blocks`` with ``tip`` as canonical tip."""
+        tx = self.hemi_tx(hemi_block, to=b"\x88" * 20)
+        update = self.c.hemi.HvmUpdate.objects.create(
+            transaction=tx,
+            block=hemi_block,
+            source="call",
+            canonical_tip_internal=tip.hash_internal,
+            header_count=len(btc_blocks),
+        )
+        for pos, b in enumerate(btc_blocks):
+            self.c.hemi.HvmHeader.objects.create(
+                update=update,
+                position=pos,
+                header_raw=b"\x00" * 80,
+                btc_hash_internal=b.hash_internal,
+                prev_hash_internal=b.prev_hash_internal,
+            )
+        return update
+
+    def deposit(self, btc_block, value_sats=100 * 10**8, recipient=RECIPIENT, label="deposit"):
+        tx = self.c.btc.BitcoinTransaction.objects.create(
+            block=btc_block,
+            txid_internal=h32(label),
+            tx_index=1,
+            raw=b"raw",
+            merkle_branch=b"",
+        )
+        return self.c.btc.TunnelDeposit.objects.create(
+            transaction=tx,
+            block=btc_block,
+            vout=0,
+            vault=self.vault_script,
+            value_sats=value_sats,
+            recipient=recipient,
+            recipient_format="ascii-42",
+        )
+
+    def mint(
+        self,
+        hemi_block,
+        txid_internal,
+        *,
+        deposit_sats=100 * 10**8,
+        fee=10**7,
+        minted=None,
+        recipient=RECIPIENT,
+        vault=VAULT,
+    ):
+        net = deposit_sats - fee
+        tx = self.hemi_tx(hemi_block, to=b"\xee" * 20)
+        log = self.log(tx, b"\xee" * 20)
+        mint = self.c.hemi.DepositConfirmation.objects.create(
+            log=log,
+            transaction=tx,
+            block=hemi_block,
+            vault=vault,
+            recipient=recipient,
+            deposit_txid_internal=txid_internal,
+            deposit_sats=deposit_sats,
+            net_sats=net,
+        )
+        transfer_log = self.log(tx, self.HEMIBTC)
+        self.c.hemi.TokenTransfer.objects.create(
+            log=transfer_log,
+            token=self.token,
+            block=hemi_block,
+            sender=b"\x00" * 20,
+            recipient=recipient,
+            value=net if minted is None else minted,
+        )
+        return mint
+
+
+@pytest.fixture
+def tunnel(chains):
+    return TunnelBuilder(chains)

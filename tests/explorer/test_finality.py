@@ -41,8 +41,12 @@ def test_a_publication_above_the_tip_is_an_error_not_a_negative_count():
 )
 def test_lifecycle_stage_and_what_a_block_waits_for(produced, pub, tip, stage, waiting):
     f = fin.finality(
-        block_number=37, keystone_number=50, keystone_produced=produced,
-        publication_height=pub, anchoring_keystone_number=50 if pub else None, tip_height=tip,
+        block_number=37,
+        keystone_number=50,
+        keystone_produced=produced,
+        publication_height=pub,
+        anchoring_keystone_number=50 if pub else None,
+        tip_height=tip,
     )
     assert f.stage == stage
     assert f.waiting_for == waiting

@@ -1,0 +1,204 @@
+"""Tunnel audit: link every hemiBTC mint to its Bitcoin deposit and check the tunnel's rules.
+
+A mint is ``DepositConfirmed(vault, recipient, depositTxId, depositSats, netSatsAfterFee)`` from
+the BitcoinTunnelManager. The event's txid is in display order; rows store it in internal order,
+so it joins ``BitcoinTransaction.txid_internal`` directly.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef
+
+from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
+from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit
+from indexer.hemi.models import DepositConfirmation, HvmHeader, HvmUpdate, TokenTransfer
+
+MIN_DEPOSIT_CONFIRMATIONS = 4
+ZERO_ADDRESS = b"\x00" * 20
+
+
+def hex0x(raw: bytes | memoryview | None) -> str | None:
+    return None if raw is None else "0x" + bytes(raw).hex()
+
+
+def deposit_for(mint: DepositConfirmation) -> TunnelDeposit | None:
+    """The Bitcoin deposit a mint claims, preferring one on the active chain."""
+    return (
+        TunnelDeposit.objects.filter(transaction__txid_internal=mint.deposit_txid_internal)
+        .select_related("transaction", "block", "vault")
+        .order_by("-block__in_active_chain", "block__height")
+        .first()
+    )
+
+
+def hvm_view_at(block_number: int) -> HvmUpdate | None:
+    """The last canonical hVM update at or before a Hemi block: the Bitcoin view it executed in."""
+    return (
+        HvmUpdate.objects.filter(canonical=True, block__number__lte=block_number)
+        .order_by("-block__number", "-transaction__index")
+        .select_related("block")
+        .first()
+    )
+
+
+def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tuple[int | None, str]:
+    """Confirmations of the deposit's Bitcoin block in the hVM view of the mint's Hemi block.
+
+    1. Find the hVM view (last canonical updateHvmState at or before the mint block).
+    2. Its canonical tip must be a Bitcoin block we know; the deposit block must have been
+       relayed in a canonical update at or before the mint block.
+    3. confirmations = tip height - deposit height + 1 (the hVM precompile's definition).
+    """
+    view = hvm_view_at(mint_block_number)
+    if view is None:
+        return None, "no hVM Bitcoin view at or before the mint block"
+    tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
+    if tip is None:
+        return None, "the hVM tip is not an indexed Bitcoin block yet"
+    relayed = HvmHeader.objects.filter(
+        btc_hash_internal=deposit_block.hash_internal,
+        update__canonical=True,
+        update__block__number__lte=mint_block_number,
+    ).exists()
+    if not relayed:
+        return None, "the deposit's Bitcoin block was never relayed into the hVM before the mint"
+    return tip.height - deposit_block.height + 1, f"hVM tip {tip.height} at Hemi block {view.block.number}"
+
+
+def minted_amount(mint: DepositConfirmation, hemibtc: bytes | None) -> int | None:
+    transfers = TokenTransfer.objects.filter(
+        log__transaction=mint.transaction_id, sender=ZERO_ADDRESS, recipient=mint.recipient
+    )
+    if hemibtc is not None:
+        transfers = transfers.filter(token__address=hemibtc)
+    values = [int(t.value) for t in transfers if t.value is not None]
+    return sum(values) if values else None
+
+
+def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Link:
+    """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link)."""
+    checks: list[Check] = []
+    deposit = deposit_for(mint)
+    evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
+    if deposit is None:
+        checks.append(
+            Check(
+                "deposit exists",
+                FAILED,
+                "unbacked mint: no Bitcoin transaction with this txid pays a known vault custody script",
+                expected=f"a deposit {mint.deposit_txid_display} to vault {hex0x(mint.vault)}",
+                found="none",
+            )
+        )
+        return Link("Bitcoin lock", tuple(checks), evidence)
+
+    evidence.update(
+        deposit_block=deposit.block.hash_display,
+        deposit_height=deposit.block.height,
+        vout=deposit.vout,
+        custody_script=bytes(deposit.vault.custody_script).hex(),
+    )
+    checks.append(Check("deposit exists", VERIFIED, f"txid {mint.deposit_txid_display} output {deposit.vout}"))
+    if deposit.block.in_active_chain:
+        checks.append(Check("deposit on the active Bitcoin chain", VERIFIED, f"block {deposit.block.height}"))
+    else:
+        checks.append(
+            Check("deposit on the active Bitcoin chain", FAILED, "the deposit's Bitcoin block was orphaned by a reorg")
+        )
+    vault_ok = bytes(deposit.vault.vault_address) == bytes(mint.vault)
+    checks.append(
+        Check(
+            "custody script is the vault's",
+            VERIFIED if vault_ok else FAILED,
+            "deposit pays the custody script of the minting vault" if vault_ok else "deposit pays another vault",
+            expected=hex0x(mint.vault),
+            found=hex0x(deposit.vault.vault_address),
+        )
+    )
+    amount_ok = int(mint.deposit_sats) == deposit.value_sats
+    checks.append(
+        Check(
+            "deposited amount",
+            VERIFIED if amount_ok else FAILED,
+            "event amount equals the Bitcoin output value" if amount_ok else "event amount differs from the output",
+            expected=str(deposit.value_sats),
+            found=str(int(mint.deposit_sats)),
+        )
+    )
+    minted = minted_amount(mint, hemibtc)
+    net = int(mint.net_sats)
+    fee = int(mint.deposit_sats) - net
+    mint_ok = minted == net and 0 <= fee < int(mint.deposit_sats)
+    checks.append(
+        Check(
+            "amount - fee = minted",
+            VERIFIED if mint_ok else FAILED,
+            f"{int(mint.deposit_sats)} - fee {fee} = {net} hemiBTC sats minted"
+            if mint_ok
+            else "minted amount is wrong",
+            expected=str(net),
+            found=str(minted),
+        )
+    )
+    recipient_ok = deposit.recipient is not None and bytes(deposit.recipient) == bytes(mint.recipient)
+    checks.append(
+        Check(
+            "recipient from the OP_RETURN",
+            VERIFIED if recipient_ok else FAILED,
+            "minted to the address the depositor named" if recipient_ok else "minted to someone else",
+            expected=hex0x(deposit.recipient),
+            found=hex0x(mint.recipient),
+        )
+    )
+    confirmations, how = hvm_confirmations(deposit.block, mint.block.number)
+    if confirmations is None:
+        checks.append(Check("≥ 4 confirmations in the hVM view", FAILED, how))
+    else:
+        ok = confirmations >= MIN_DEPOSIT_CONFIRMATIONS
+        checks.append(
+            Check(
+                "≥ 4 confirmations in the hVM view",
+                VERIFIED if ok else FAILED,
+                f"{confirmations} confirmations ({how})",
+                expected=f">= {MIN_DEPOSIT_CONFIRMATIONS}",
+                found=str(confirmations),
+            )
+        )
+    duplicates = DepositConfirmation.objects.canonical().filter(deposit_txid_internal=mint.deposit_txid_internal)
+    once = duplicates.count() <= 1
+    checks.append(
+        Check(
+            "one credit per txid",
+            VERIFIED if once else FAILED,
+            "credited once" if once else f"credited {duplicates.count()} times",
+        )
+    )
+    return Link("Bitcoin lock", tuple(checks), evidence)
+
+
+def unminted_deposits():
+    """Active-chain deposits with no canonical mint yet (pending, or never credited)."""
+    minted = DepositConfirmation.objects.canonical().filter(
+        deposit_txid_internal=OuterRef("transaction__txid_internal")
+    )
+    return (
+        TunnelDeposit.objects.filter(block__in_active_chain=True)
+        .annotate(minted=Exists(minted))
+        .filter(minted=False)
+        .select_related("transaction", "block", "vault")
+        .order_by("block__height", "transaction__tx_index")
+    )
+
+
+def deposit_status(deposit: TunnelDeposit, tip_height: int | None) -> Check:
+    """A deposit that was never minted: pending while young, flagged once it clearly should be."""
+    if not deposit.block.in_active_chain:
+        return Check("deposit minted", FAILED, "the deposit's Bitcoin block was orphaned; it cannot be minted")
+    if deposit.recipient is None:
+        return Check("deposit minted", FAILED, "no valid recipient OP_RETURN in the first 8 outputs")
+    if tip_height is None:
+        return Check("deposit minted", PENDING, "Bitcoin tip unknown")
+    confirmations = tip_height - deposit.block.height + 1
+    if confirmations < MIN_DEPOSIT_CONFIRMATIONS:
+        return Check("deposit minted", PENDING, f"waiting for {MIN_DEPOSIT_CONFIRMATIONS} confirmations")
+    return Check("deposit minted", PENDING, f"{confirmations} confirmations and not minted yet")
