@@ -55,7 +55,7 @@ def test_minting_to_another_recipient_fails(chains, tunnel):
 
 
 def test_a_deposit_whose_block_was_orphaned_fails(chains, tunnel):
-    _, btc, deposit, mint = setup_story(chains, tunnel)
+    _, btc, _deposit, mint = setup_story(chains, tunnel)
     btc[101].in_active_chain = False
     btc[101].save()
     assert tunnel_audit.audit_mint(mint).reason == "the deposit's Bitcoin block was orphaned by a reorg"
