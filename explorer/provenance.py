@@ -1,0 +1,195 @@
+"""Provenance: the trust chain of a hemiBTC mint (or any Hemi block), link by link.
+
+    Bitcoin lock -> sequencer ordering (hVM view) -> Hemi block -> Bitcoin anchoring
+
+Each link carries checks with verdicts (verified / pending with what it waits for / failed with
+the reason) and the evidence rows it was judged on. Plain functions over rows: the pages, the
+API and the evidence exporter all call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from explorer import anchoring, tunnel_audit
+from explorer.finality import Finality
+from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link, overall
+from indexer.bitcoin.models import BitcoinBlock
+from indexer.hemi.models import Block, DepositConfirmation, HvmHeader, Keystone
+from indexer.keystone import keystone_number_for
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    stage: str
+    done: bool
+    detail: str
+    timestamp: int | None = None
+
+
+@dataclass
+class Provenance:
+    subject: str
+    links: list[Link]
+    finality: Finality | None
+    timeline: list[TimelineEvent]
+    alerts: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return overall(self.links)
+
+
+def _hex(raw) -> str:
+    return "0x" + bytes(raw).hex()
+
+
+def sequencer_link(mint: DepositConfirmation) -> Link:
+    """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
+    deposit = tunnel_audit.deposit_for(mint)
+    if deposit is None:
+        return Link("Sequencer ordering", (Check("deposit block relayed", FAILED, "no deposit to look for"),))
+    relayed = (
+        HvmHeader.objects.filter(
+            btc_hash_internal=deposit.block.hash_internal,
+            update__canonical=True,
+            update__block__number__lte=mint.block.number,
+        )
+        .select_related("update__block", "update__transaction")
+        .order_by("update__block__number")
+        .first()
+    )
+    checks = []
+    evidence: dict = {"mint_block": mint.block.number}
+    if relayed is None:
+        checks.append(
+            Check("deposit block relayed", FAILED, "the deposit's Bitcoin block never appeared in an hVM update")
+        )
+    else:
+        evidence.update(relayed_in_block=relayed.update.block.number, relay_tx=_hex(relayed.update.transaction.hash))
+        checks.append(
+            Check(
+                "deposit block relayed",
+                VERIFIED,
+                f"header relayed in Hemi block {relayed.update.block.number}, before the mint in {mint.block.number}",
+            )
+        )
+    confirmations, how = tunnel_audit.hvm_confirmations(deposit.block, mint.block.number)
+    ok = confirmations is not None and confirmations >= tunnel_audit.MIN_DEPOSIT_CONFIRMATIONS
+    checks.append(Check("mint ordered after 4 confirmations", VERIFIED if ok else FAILED, how))
+    return Link("Sequencer ordering", tuple(checks), evidence)
+
+
+def hemi_block_link(block: Block) -> Link:
+    """The Hemi block is canonical and hash-linked to the keystone that covers it."""
+    checks = []
+    if block.canonical:
+        checks.append(Check("block is canonical", VERIFIED, f"block {block.number} on our canonical chain"))
+    else:
+        checks.append(Check("block is canonical", FAILED, "the block was orphaned by a Hemi reorg"))
+    keystone_number = keystone_number_for(block.number)
+    chain = list(
+        Block.objects.canonical()
+        .filter(number__gte=block.number, number__lte=keystone_number)
+        .order_by("number")
+        .values_list("number", "hash", "parent_hash")
+    )
+    if len(chain) != keystone_number - block.number + 1:
+        checks.append(
+            Check("hash-linked to keystone", PENDING, f"waiting for Hemi blocks up to keystone {keystone_number}")
+        )
+    else:
+        linked = all(bytes(chain[i + 1][2]) == bytes(chain[i][1]) for i in range(len(chain) - 1))
+        checks.append(
+            Check(
+                "hash-linked to keystone",
+                VERIFIED if linked else FAILED,
+                f"{len(chain)} blocks link by parent hash to keystone {keystone_number}"
+                if linked
+                else "parent-hash linkage broken between the block and its keystone",
+            )
+        )
+    return Link("Hemi block", tuple(checks), {"number": block.number, "hash": _hex(block.hash)})
+
+
+def anchoring_link(block: Block) -> tuple[Link, Finality, list[str]]:
+    f = anchoring.block_finality(block.number)
+    alerts = [
+        f"Bitcoin tx {a.publication.transaction.txid_display} publishes a keystone {a.canonical_keystone.number} "
+        f"that conflicts with our canonical chain"
+        for a in anchoring.alternate_chain_alerts()
+        if a.canonical_keystone.number >= f.keystone_number
+    ]
+    if f.superfinal:
+        check = Check(
+            "superfinal",
+            VERIFIED,
+            f"keystone {f.anchoring_keystone_number} published at Bitcoin height {f.publication_height}, "
+            f"{f.confirmations} confirmations",
+        )
+    else:
+        check = Check("superfinal", PENDING, f"waiting for {f.waiting_for}")
+    evidence = {
+        "keystone": f.keystone_number,
+        "anchoring_keystone": f.anchoring_keystone_number,
+        "publication_height": f.publication_height,
+        "confirmations": f.confirmations,
+        "btc_finality": f.legacy_btc_finality,
+    }
+    return Link("Bitcoin anchoring", (check,), evidence), f, alerts
+
+
+def timeline(block: Block, f: Finality) -> list[TimelineEvent]:
+    keystone = Keystone.objects.canonical().filter(number=f.keystone_number).select_related("block").first()
+    pub_block = (
+        BitcoinBlock.objects.active().filter(height=f.publication_height).first()
+        if f.publication_height is not None
+        else None
+    )
+    return [
+        TimelineEvent("produced", True, f"Hemi block {block.number}", block.timestamp),
+        TimelineEvent(
+            "keystone produced",
+            keystone is not None,
+            f"keystone {f.keystone_number}",
+            keystone.block.timestamp if keystone else None,
+        ),
+        TimelineEvent(
+            "published",
+            pub_block is not None,
+            f"Bitcoin block {f.publication_height}" if pub_block else "not yet on Bitcoin",
+            pub_block.time if pub_block else None,
+        ),
+        TimelineEvent(
+            "confirmations",
+            (f.confirmations or 0) > 0,
+            f"{f.confirmations or 0} of 10 Bitcoin confirmations",
+        ),
+        TimelineEvent("superfinal", f.superfinal, "superfinal" if f.superfinal else "not yet superfinal"),
+    ]
+
+
+def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Provenance:
+    block = mint.block
+    anchor, f, alerts = anchoring_link(block)
+    links = [
+        tunnel_audit.audit_mint(mint, hemibtc=hemibtc),
+        sequencer_link(mint),
+        hemi_block_link(block),
+        anchor,
+    ]
+    return Provenance(f"mint {_hex(mint.transaction.hash)}", links, f, timeline(block, f), alerts)
+
+
+def for_block(block: Block) -> Provenance:
+    anchor, f, alerts = anchoring_link(block)
+    links = [hemi_block_link(block), anchor]
+    return Provenance(f"Hemi block {block.number}", links, f, timeline(block, f), alerts)
+
+
+def mints_in_transaction(tx_hash: bytes):
+    return (
+        DepositConfirmation.objects.filter(transaction__hash=tx_hash)
+        .select_related("transaction", "block")
+        .order_by("-canonical", "log__log_index")
+    )
