@@ -78,8 +78,7 @@ def alternate_chain_alerts(limit: int = 100) -> list[AlternateKeystoneAlert]:
         .order_by("block__height", "transaction__tx_index", "vout")[:limit]
     )
     canonical = {
-        k.number: k
-        for k in Keystone.objects.canonical().filter(number__in={p.l2_block_number for p in conflicting})
+        k.number: k for k in Keystone.objects.canonical().filter(number__in={p.l2_block_number for p in conflicting})
     }
     return [AlternateKeystoneAlert(p, canonical[p.l2_block_number]) for p in conflicting]
 

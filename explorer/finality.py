@@ -84,9 +84,7 @@ def finality(
     confirmations = None
     if publication_height is not None and tip_height is not None:
         confirmations = effective_confirmations(tip_height, publication_height)
-    legacy = (
-        legacy_btc_finality(tip_height, publication_height) if tip_height is not None else LEGACY_UNPUBLISHED
-    )
+    legacy = legacy_btc_finality(tip_height, publication_height) if tip_height is not None else LEGACY_UNPUBLISHED
     return Finality(
         block_number=block_number,
         keystone_number=keystone_number,

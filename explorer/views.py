@@ -1,12 +1,29 @@
-"""Server-rendered pages. One template per page; htmx requests get the named partial."""
+"""Server-rendered pages. Full page normally; the named partial for htmx requests.
+
+Links keep ``href`` so every page works without JavaScript; htmx only refreshes parts.
+"""
 
 from __future__ import annotations
 
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from explorer import provenance
+from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
+from explorer.serializers import provenance_json
 from hemiscope import networks
+from indexer.hemi.models import Block, DepositConfirmation
+
+
+def _hemibtc() -> bytes | None:
+    address = networks.current().hemibtc_address
+    return bytes.fromhex(address[2:]) if address else None
+
+
+def bad_request(request, exc: BadParameter):
+    return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
 
 
 @require_GET
@@ -16,3 +33,81 @@ def home(request):
     context = {"network": net}
     template = "explorer/partials/home_summary.html" if request.htmx else "explorer/home.html"
     return render(request, template, context)
+
+
+def _mint_provenance(tx_hash_hex: str):
+    tx_hash = parse_evm_hash(tx_hash_hex)
+    mint = get_or_404(
+        provenance.mints_in_transaction(tx_hash), "no hemiBTC mint (DepositConfirmed) in that transaction"
+    )
+    return mint, provenance.for_mint(mint, hemibtc=_hemibtc())
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def mint_provenance(request, tx_hash: str):
+    try:
+        mint, p = _mint_provenance(tx_hash)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    context = {"p": p, "mint": mint, "tx_hash": "0x" + bytes(mint.transaction.hash).hex()}
+    template = "explorer/partials/provenance_body.html" if request.htmx else "explorer/provenance.html"
+    return render(request, template, context)
+
+
+@require_GET
+def mint_provenance_json(request, tx_hash: str):
+    try:
+        _, p = _mint_provenance(tx_hash)
+    except BadParameter as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(provenance_json(p))
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def block_provenance(request, number: int):
+    block = get_or_404(Block.objects.filter(number=number).order_by("-canonical"), f"Hemi block {number} not indexed")
+    p = provenance.for_block(block)
+    mints = DepositConfirmation.objects.filter(block=block).select_related("transaction")
+    context = {"p": p, "block": block, "mints": mints}
+    template = "explorer/partials/provenance_body.html" if request.htmx else "explorer/provenance.html"
+    return render(request, template, context)
+
+
+def _mint_rows(mints):
+    hemibtc = _hemibtc()
+    return [(m, provenance.for_mint(m, hemibtc=hemibtc)) for m in mints]
+
+
+@require_GET
+def token_provenance(request, address: str):
+    """Every mint of a tunnel token (hemiBTC), newest first, with its verdict."""
+    try:
+        token = parse_address(address)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    mints = (
+        DepositConfirmation.objects.filter(transaction__logs__transfer__token__address=token)
+        .distinct()
+        .select_related("transaction", "block")
+        .order_by("-block__number", "-log__log_index")[:100]
+    )
+    context = {"title": f"Mints of token 0x{token.hex()}", "rows": _mint_rows(mints)}
+    return render(request, "explorer/mint_list.html", context)
+
+
+@require_GET
+def address_provenance(request, address: str):
+    """Where an address's hemiBTC came from: every mint credited to it."""
+    try:
+        holder = parse_address(address)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    mints = (
+        DepositConfirmation.objects.filter(recipient=holder)
+        .select_related("transaction", "block")
+        .order_by("-block__number", "-log__log_index")[:100]
+    )
+    context = {"title": f"hemiBTC minted to 0x{holder.hex()}", "rows": _mint_rows(mints)}
+    return render(request, "explorer/mint_list.html", context)

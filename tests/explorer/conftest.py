@@ -264,3 +264,20 @@ class TunnelBuilder:
 @pytest.fixture
 def tunnel(chains):
     return TunnelBuilder(chains)
+
+
+@pytest.fixture
+def story(chains, tunnel):
+    """A whole backed, relayed, published deposit story; keyword arguments vary one part of it."""
+
+    def build(*, btc_tip=115, publish=True):
+        hemi = chains.hemi_chain(30)
+        btc = chains.btc_chain(btc_tip, start=100)
+        deposit = tunnel.deposit(btc[101])
+        tunnel.relay(hemi[10], [btc[h] for h in range(100, 105)], tip=btc[104])
+        mint = tunnel.mint(hemi[12], deposit.transaction.txid_internal)
+        if publish:
+            chains.publish(btc[105], chains.keystone_of(hemi[25]).abbreviate())
+        return hemi, btc, mint
+
+    return build

@@ -6,19 +6,8 @@ from explorer import provenance
 from explorer.verdicts import FAILED, PENDING, VERIFIED
 
 
-def story(chains, tunnel, *, btc_tip=115, publish=True):
-    hemi = chains.hemi_chain(30)
-    btc = chains.btc_chain(btc_tip, start=100)
-    deposit = tunnel.deposit(btc[101])
-    tunnel.relay(hemi[10], [btc[h] for h in range(100, 105)], tip=btc[104])
-    mint = tunnel.mint(hemi[12], deposit.transaction.txid_internal)
-    if publish:
-        chains.publish(btc[105], chains.keystone_of(hemi[25]).abbreviate())
-    return hemi, btc, mint
-
-
-def test_a_backed_anchored_mint_is_verified_end_to_end(chains, tunnel):
-    *_, mint = story(chains, tunnel)
+def test_a_backed_anchored_mint_is_verified_end_to_end(chains, tunnel, story):
+    *_, mint = story()
     p = provenance.for_mint(mint, hemibtc=tunnel.HEMIBTC)
     assert [link.name for link in p.links] == ["Bitcoin lock", "Sequencer ordering", "Hemi block", "Bitcoin anchoring"]
     assert [link.verdict for link in p.links] == [VERIFIED] * 4, [link.reason for link in p.links]
@@ -27,15 +16,15 @@ def test_a_backed_anchored_mint_is_verified_end_to_end(chains, tunnel):
     assert [e.done for e in p.timeline] == [True] * 5
 
 
-def test_an_unpublished_keystone_leaves_the_mint_pending_and_says_why(chains, tunnel):
-    *_, mint = story(chains, tunnel, publish=False)
+def test_an_unpublished_keystone_leaves_the_mint_pending_and_says_why(chains, tunnel, story):
+    *_, mint = story(publish=False)
     p = provenance.for_mint(mint, hemibtc=tunnel.HEMIBTC)
     assert p.verdict == PENDING
     assert p.links[-1].reason == "waiting for a Bitcoin PoP publication of keystone 25 or a later keystone"
     assert [e.done for e in p.timeline] == [True, True, False, False, False]
 
 
-def test_a_block_not_yet_linked_to_its_keystone_is_pending(chains, tunnel):
+def test_a_block_not_yet_linked_to_its_keystone_is_pending(chains, tunnel, story):
     chains.hemi_chain(20)
     chains.btc_chain(101, start=100)
     block = chains.hemi.Block.objects.get(number=12)
@@ -44,7 +33,7 @@ def test_a_block_not_yet_linked_to_its_keystone_is_pending(chains, tunnel):
     assert p.verdict == PENDING
 
 
-def test_an_unbacked_mint_fails_at_the_first_link(chains, tunnel):
+def test_an_unbacked_mint_fails_at_the_first_link(chains, tunnel, story):
     hemi = chains.hemi_chain(30)
     chains.btc_chain(101, start=100)
     mint = tunnel.mint(hemi[12], b"\x42" * 32)
@@ -53,8 +42,8 @@ def test_an_unbacked_mint_fails_at_the_first_link(chains, tunnel):
     assert p.links[0].verdict == FAILED and p.links[0].reason.startswith("unbacked mint")
 
 
-def test_a_conflicting_publication_raises_an_alert_on_the_page(chains, tunnel):
-    hemi, btc, mint = story(chains, tunnel)
+def test_a_conflicting_publication_raises_an_alert_on_the_page(chains, tunnel, story):
+    hemi, btc, mint = story()
     good = chains.keystone_of(hemi[25]).abbreviate()
     forged = replace(good, ep_hash_prefix=b"\xff" * 12)
     chains.publish(btc[106], forged, tx_index=7)

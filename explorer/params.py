@@ -1,0 +1,34 @@
+"""Parsing of user-supplied path parameters: a clear 400 for malformed input."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+
+class BadParameter(ValueError):
+    """A path parameter that is not what the URL promises; shown to the user as a 400."""
+
+
+def parse_hex(value: str, size: int, what: str) -> bytes:
+    text = value[2:] if value[:2].lower() == "0x" else value
+    if len(text) != 2 * size:
+        raise BadParameter(f"{what} must be {2 * size} hex characters (optionally 0x-prefixed), got {len(text)}")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise BadParameter(f"{what} must be hexadecimal") from None
+
+
+def parse_evm_hash(value: str) -> bytes:
+    return parse_hex(value, 32, "a Hemi transaction hash")
+
+
+def parse_address(value: str) -> bytes:
+    return parse_hex(value, 20, "an address")
+
+
+def get_or_404(queryset, message: str):
+    obj = queryset.first()
+    if obj is None:
+        raise Http404(message)
+    return obj

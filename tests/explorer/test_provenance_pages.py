@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+
+def test_the_mint_page_shows_every_link_verified_and_superfinal(tunnel, client, story):
+    *_, mint = story()
+    tx = bytes(mint.transaction.hash).hex()
+    response = client.get(f"/provenance/mint/0x{tx}")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("Bitcoin lock", "Sequencer ordering", "Hemi block", "Bitcoin anchoring"):
+        assert name in html
+    assert "Overall: <strong>verified</strong>" in html
+    assert html.count('class="verdict-failed"') == 0
+    assert "superfinal" in html
+    # Verified pages stop polling; htmx gets only the partial.
+    assert "hx-trigger" not in html.split('id="provenance"')[1].split(">")[0]
+    partial = client.get(f"/provenance/mint/{tx}", headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith('<section id="provenance"') and "<html" not in partial
+
+
+def test_the_mint_json_names_verdicts_and_finality(tunnel, client, story):
+    *_, mint = story(btc_tip=110)
+    body = client.get(f"/api/v1/provenance/mint/0x{bytes(mint.transaction.hash).hex()}").json()
+    assert body["verdict"] == "pending"
+    assert [link["verdict"] for link in body["links"]] == ["verified", "verified", "verified", "pending"]
+    assert body["finality"]["effective_confirmations"] == 5
+    assert body["finality"]["btc_finality"] == -3
+    assert body["finality"]["waiting_for"] == "5 more Bitcoin block(s) on top of the publication"
+
+
+def test_a_malformed_hash_is_a_400_that_says_what_is_wrong(client, db):
+    response = client.get("/provenance/mint/0x1234")
+    assert response.status_code == 400
+    assert "64 hex characters" in response.content.decode()
+    assert client.get("/api/v1/provenance/mint/zz" + "0" * 62).json()["error"] == (
+        "a Hemi transaction hash must be hexadecimal"
+    )
+
+
+def test_an_unknown_mint_is_a_404(client, db):
+    assert client.get("/provenance/mint/0x" + "ab" * 32).status_code == 404
+
+
+def test_block_token_and_address_pages_list_the_mint(tunnel, client, story):
+    *_, mint = story()
+    tx = bytes(mint.transaction.hash).hex()
+    assert tx in client.get("/provenance/block/12").content.decode()
+    token_page = client.get(f"/provenance/token/0x{tunnel.HEMIBTC.hex()}").content.decode()
+    address_page = client.get(f"/provenance/address/0x{tunnel.RECIPIENT.hex()}").content.decode()
+    for page in (token_page, address_page):
+        assert tx[:16] in page and "verified" in page
+    assert client.get("/provenance/address/0xnothex").status_code == 400
