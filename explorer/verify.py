@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import rlp
 
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS
-from indexer.bitcoin.decode import BitcoinDecodeError, decode_header, decode_tx, verify_merkle_branch
+from indexer.bitcoin.decode import BitcoinDecodeError, decode_header, decode_tx
+from indexer.bitcoin.merkle import verify_merkle_branch
 from indexer.bitcoin.headers import NETWORKS, HeaderRejected, check_proof_of_work
 from indexer.bitcoin.pop import scan_tx
 from indexer.bitcoin.tunnel import check_deposit
@@ -43,9 +44,11 @@ from indexer.hemi.hvm import HvmDecodeError, decode_update_hvm_state
 from indexer.hemi.l1info import L1InfoDecodeError, decode_l1_info
 from indexer.hemi.mpt import ProofError, verify_ordered_proof
 from indexer.hemi.rawtx import RawTxError, decode_raw_receipt, decode_raw_tx
-from indexer.keystone import L2Keystone, is_keystone_number
+from indexer.keystone import KEYSTONE_PERIOD, L2Keystone, is_keystone_number
 
 FORMAT = "hemiscope-evidence/1"
+# Which Bitcoin network each Hemi network anchors to; a bundle must name a consistent pair.
+BITCOIN_NETWORK_OF = {"devnet": "regtest", "testnet": "testnet3", "mainnet": "mainnet"}
 MIN_DEPOSIT_CONFIRMATIONS = 4
 ZERO32 = b"\x00" * 32
 
@@ -366,6 +369,11 @@ def verify_bytes(data: bytes) -> list[LinkResult]:
         return [LinkResult("bundle encoding", False, f"not a {FORMAT} bundle")]
     if canonical_bytes(bundle) != data:
         return [LinkResult("bundle encoding", False, "bytes differ from the canonical serialization")]
+    network = bundle.get("network")
+    if not isinstance(network, dict) or BITCOIN_NETWORK_OF.get(network.get("name")) != network.get("bitcoin_network"):
+        return [LinkResult("bundle encoding", False, "network name and Bitcoin network do not match")]
+    if network.get("keystone_period") != KEYSTONE_PERIOD:
+        return [LinkResult("bundle encoding", False, f"keystone period must be {KEYSTONE_PERIOD}")]
     results.append(LinkResult("bundle encoding", True, "canonical JSON"))
     v = _Verifier(bundle)
     steps: list[tuple[str, Callable[[], str]]] = [

@@ -24,7 +24,7 @@ class BitcoinBlock(models.Model):
     height = models.IntegerField()
     prev_hash_internal = models.BinaryField(max_length=32)
     merkle_root_internal = models.BinaryField(max_length=32)
-    version = models.BigIntegerField()  # uint32 as signed-safe integer
+    version = models.BigIntegerField()  # int32 as Bitcoin Core reads it (may be negative)
     time = models.BigIntegerField()
     bits = models.BigIntegerField()
     nonce = models.BigIntegerField()
@@ -179,3 +179,26 @@ class WithdrawalPayout(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["transaction"], name="btc_payout_one_per_tx")]
+
+
+class VaultUtxo(models.Model):
+    """An output paying a vault's custody script (a deposit, a payout's change, any payment).
+
+    Withdrawal-payout detection needs to know which outpoints belong to a vault: a payout is a
+    transaction whose single input spends one of these. Rows are per block, like everything
+    else here, so a reorg needs no undo: lookups only count rows whose block is active.
+    Spends are not recorded; a valid chain cannot spend an outpoint twice.
+    """
+
+    block = models.ForeignKey(BitcoinBlock, on_delete=models.CASCADE, related_name="vault_utxos")
+    vault = models.ForeignKey(VaultScript, on_delete=models.PROTECT, related_name="utxos")
+    txid_internal = models.BinaryField(max_length=32)
+    vout = models.IntegerField()
+    value_sats = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["block", "txid_internal", "vout"], name="btc_vault_utxo_unique"),
+        ]
+        # Payout detection looks spent outpoints up by txid.
+        indexes = [models.Index(fields=["txid_internal"], name="btc_vault_utxo_txid")]
