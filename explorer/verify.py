@@ -29,8 +29,8 @@ import rlp
 
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS
 from indexer.bitcoin.decode import BitcoinDecodeError, decode_header, decode_tx
-from indexer.bitcoin.merkle import verify_merkle_branch
 from indexer.bitcoin.headers import NETWORKS, HeaderRejected, check_proof_of_work
+from indexer.bitcoin.merkle import verify_merkle_branch
 from indexer.bitcoin.pop import scan_tx
 from indexer.bitcoin.tunnel import check_deposit
 from indexer.hashing import keccak256
