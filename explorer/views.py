@@ -5,12 +5,12 @@ Links keep ``href`` so every page works without JavaScript; htmx only refreshes 
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from explorer import provenance
+from explorer import evidence, provenance
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.serializers import provenance_json
 from hemiscope import networks
@@ -62,6 +62,23 @@ def mint_provenance_json(request, tx_hash: str):
     except BadParameter as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(provenance_json(p))
+
+
+@require_GET
+def mint_evidence(request, tx_hash: str):
+    """The offline-verifiable evidence bundle as a download (409 while it is incomplete)."""
+    try:
+        mint, _ = _mint_provenance(tx_hash)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    try:
+        data = evidence.export_bytes(mint)
+    except evidence.EvidenceUnavailable as exc:
+        return HttpResponse(f"evidence not available yet: {exc}", status=409, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type="application/json")
+    name = "0x" + bytes(mint.transaction.hash).hex()
+    response["Content-Disposition"] = f'attachment; filename="hemiscope-evidence-{name}.json"'
+    return response
 
 
 @require_GET

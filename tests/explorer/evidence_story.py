@@ -243,8 +243,8 @@ class EvidenceStory:
                 "hemi_last_block_hash": "0x" + keccak256(self.hemi_headers[25]).hex(),
             },
             "bitcoin": {
-                "start_height": 100,
-                "headers": [h.hex() for h in self.btc_headers],
+                "start_height": 101,
+                "headers": [h.hex() for h in self.btc_headers[1:]],
                 "deposit": self.btc_item(101, 1, self.deposit_raw),
                 "pop": self.btc_item(105, 1, self.pop_raw),
             },
@@ -257,3 +257,148 @@ class EvidenceStory:
                 "l1_info": self.hemi_item(25, 0),
             },
         }
+
+
+def load_into_db(story: EvidenceStory):
+    """Write the story as indexer rows (what the ingest layers would store); return the mint row."""
+    from decimal import Decimal
+
+    from indexer.bitcoin import models as btc
+    from indexer.bitcoin.decode import decode_header
+    from indexer.bitcoin.pop import scan_tx
+    from indexer.hemi import models as hemi
+
+    blocks = {}
+    for offset, raw in enumerate(story.btc_headers):
+        height = 100 + offset
+        h = decode_header(raw)
+        blocks[height] = btc.BitcoinBlock.objects.create(
+            hash_internal=h.hash_internal,
+            height=height,
+            prev_hash_internal=h.prev_hash_internal,
+            merkle_root_internal=h.merkle_root_internal,
+            version=h.version,
+            time=h.time,
+            bits=h.bits,
+            nonce=h.nonce,
+            header_raw=raw,
+            chainwork=Decimal(offset + 1),
+        )
+
+    def btc_tx(height, index, raw):
+        return btc.BitcoinTransaction.objects.create(
+            block=blocks[height],
+            txid_internal=decode_tx(raw).txid_internal,
+            tx_index=index,
+            raw=raw,
+            merkle_branch=b"".join(merkle_branch(story.btc_txids[height], index)),
+        )
+
+    vault = btc.VaultScript.objects.create(
+        vault_address=VAULT, vault_index=0, custody_script=VAULT_SCRIPT, discovered_at_hemi_block=0
+    )
+    btc.TunnelDeposit.objects.create(
+        transaction=btc_tx(101, 1, story.deposit_raw),
+        block=blocks[101],
+        vout=0,
+        vault=vault,
+        value_sats=DEPOSIT_SATS,
+        recipient=RECIPIENT,
+        recipient_format="ascii-42",
+    )
+    pop_tx = btc_tx(105, 1, story.pop_raw)
+    out = scan_tx(decode_tx(story.pop_raw)).outputs[0]
+    k = out.keystone
+    pub = btc.PopPublication.objects.create(
+        transaction=pop_tx,
+        block=blocks[105],
+        vout=out.vout,
+        format="v1",
+        payload=k.to_bytes(),
+        keystone_id_internal=k.id_internal,
+        l1_block_number=k.l1_block_number,
+        l2_block_number=k.l2_block_number,
+        parent_ep_hash_prefix=k.parent_ep_hash_prefix,
+        prev_keystone_ep_hash_prefix=k.prev_keystone_ep_hash_prefix,
+        state_root=k.state_root,
+        ep_hash_prefix=k.ep_hash_prefix,
+    )
+    btc.KeystoneFirstPublication.objects.create(
+        keystone_id_internal=k.id_internal, publication=pub, height=105, l2_block_number=25
+    )
+
+    hemi_blocks, txs = {}, {}
+    for number, header in story.hemi_headers.items():
+        fields = rlp.decode(header)
+        hemi_blocks[number] = hemi.Block.objects.create(
+            number=number,
+            hash=keccak256(header),
+            parent_hash=fields[0],
+            timestamp=int.from_bytes(fields[11], "big"),
+            miner=fields[2],
+            state_root=fields[3],
+            transactions_root=fields[4],
+            receipts_root=fields[5],
+            gas_used=0,
+            gas_limit=30_000_000,
+            header_rlp=header,
+            tx_count=len(story.hemi_txs[number]),
+            l1_origin_number=5000 + number // 5,
+        )
+        for index, (raw, rcpt) in enumerate(zip(story.hemi_txs[number], story.hemi_receipts[number], strict=True)):
+            txs[number, index] = hemi.Transaction.objects.create(
+                block=hemi_blocks[number],
+                hash=keccak256(raw),
+                index=index,
+                type=raw[0],
+                sender=b"\x00" * 20,
+                value=0,
+                gas=1_000_000,
+                input=b"",
+                raw=raw,
+                receipt_raw=rcpt,
+                status=1,
+                gas_used=0,
+                cumulative_gas_used=0,
+            )
+    update = hemi.HvmUpdate.objects.create(
+        transaction=txs[10, 1],
+        block=hemi_blocks[10],
+        source="call",
+        canonical_tip_internal=dsha256(story.btc_headers[4]),
+        header_count=5,
+    )
+    for pos, raw in enumerate(story.btc_headers[:5]):
+        h = decode_header(raw)
+        hemi.HvmHeader.objects.create(
+            update=update,
+            position=pos,
+            header_raw=raw,
+            btc_hash_internal=h.hash_internal,
+            prev_hash_internal=h.prev_hash_internal,
+        )
+    ks = story.keystone
+    abrev = ks.abbreviate()
+    hemi.Keystone.objects.create(
+        block=hemi_blocks[25],
+        number=25,
+        l1_block_number=ks.l1_block_number,
+        parent_ep_hash=ks.parent_ep_hash,
+        prev_ep_keystone_hash=ks.prev_ep_keystone_hash,
+        state_root=ks.state_root,
+        ep_hash=ks.ep_hash,
+        abrev=abrev.to_bytes(),
+        keystone_id_internal=abrev.id_internal,
+    )
+    mint_tx = txs[12, 1]
+    log = hemi.Log.objects.create(transaction=mint_tx, block=hemi_blocks[12], log_index=0, address=MANAGER, data=b"")
+    return hemi.DepositConfirmation.objects.create(
+        log=log,
+        transaction=mint_tx,
+        block=hemi_blocks[12],
+        vault=VAULT,
+        recipient=RECIPIENT,
+        deposit_txid_internal=decode_tx(story.deposit_raw).txid_internal,
+        deposit_sats=DEPOSIT_SATS,
+        net_sats=DEPOSIT_SATS - FEE,
+    )
