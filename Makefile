@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 bench: setup
-	$(PY) benchmarks/run_all.py
+	$(PY) -m hemiscope.services run -- $(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf var/

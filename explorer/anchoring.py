@@ -15,7 +15,13 @@ from django.db.models import F
 from explorer import finality as fin
 from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
 from indexer.hemi.models import Keystone
-from indexer.keystone import keystone_number_for
+from indexer.keystone import KEYSTONE_PERIOD, keystone_number_for
+
+# How many descendant keystones may anchor a block. A descendant's publication anchors its
+# ancestors, and publications normally land within minutes; 100 keystones is ~8 hours of Hemi
+# blocks. Past that window a block is reported as not yet anchored (pending) - conservative,
+# never a false "verified" - and the query stays an index range scan on mainnet-sized tables.
+DESCENDANT_WINDOW = 100
 
 
 def bitcoin_tip_height() -> int | None:
@@ -26,12 +32,17 @@ def bitcoin_tip_height() -> int | None:
 def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
     """The lowest Bitcoin publication of this keystone or of any canonical descendant.
 
-    1. Take canonical Hemi keystones numbered >= ``keystone_number`` (a descendant commits to
-       all its ancestors through the EVM hash chain, so its publication anchors them too).
+    1. Take canonical Hemi keystones numbered >= ``keystone_number`` within DESCENDANT_WINDOW (a
+       descendant commits to all its ancestors through the EVM hash chain, so its publication
+       anchors them too).
     2. Join their ids to the first active-chain publication of each id.
     3. Keep the lowest Bitcoin height; ties go to the lower keystone number.
     """
-    ids = Keystone.objects.canonical().filter(number__gte=keystone_number).values("keystone_id_internal")
+    ids = (
+        Keystone.objects.canonical()
+        .filter(number__gte=keystone_number, number__lte=keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD)
+        .values("keystone_id_internal")
+    )
     return (
         KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids)
         .order_by("height", "l2_block_number")
@@ -62,17 +73,18 @@ class AlternateKeystoneAlert:
     canonical_keystone: Keystone
 
 
-def alternate_chain_alerts(limit: int = 100) -> list[AlternateKeystoneAlert]:
+def alternate_chain_alerts(numbers=None, limit: int = 100) -> list[AlternateKeystoneAlert]:
     """Publications whose L2 number matches a canonical keystone but whose bytes do not.
 
     Anyone can publish any 76 bytes, so these are not proof of a fork - but a publication that
-    conflicts with our canonical chain must be shown, never silently ignored.
+    conflicts with our canonical chain must be shown, never silently ignored. ``numbers``
+    restricts the search to those keystone numbers (what one page needs); None scans all.
     """
+    candidates = PopPublication.objects.filter(block__in_active_chain=True, format=PopPublication.FORMAT_V1)
+    if numbers is not None:
+        candidates = candidates.filter(l2_block_number__in=list(numbers))
     conflicting = (
-        PopPublication.objects.filter(block__in_active_chain=True, format=PopPublication.FORMAT_V1)
-        .filter(
-            l2_block_number__in=Keystone.objects.canonical().values("number"),
-        )
+        candidates.filter(l2_block_number__in=Keystone.objects.canonical().values("number"))
         .exclude(keystone_id_internal__in=Keystone.objects.canonical().values("keystone_id_internal"))
         .select_related("transaction", "block")
         .order_by("block__height", "transaction__tx_index", "vout")[:limit]

@@ -16,7 +16,7 @@ from explorer.finality import Finality
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link, overall
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block, DepositConfirmation, HvmHeader, Keystone
-from indexer.keystone import keystone_number_for
+from indexer.keystone import KEYSTONE_PERIOD, keystone_number_for
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,9 @@ def _hex(raw) -> str:
     return "0x" + bytes(raw).hex()
 
 
-def sequencer_link(mint: DepositConfirmation) -> Link:
+def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None) -> Link:
     """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
-    deposit = tunnel_audit.deposit_for(mint)
-    if deposit is None:
+    if deposit is None or hvm is None:
         return Link("Sequencer ordering", (Check("deposit block relayed", FAILED, "no deposit to look for"),))
     relayed = (
         HvmHeader.objects.filter(
@@ -74,7 +73,7 @@ def sequencer_link(mint: DepositConfirmation) -> Link:
                 f"header relayed in Hemi block {relayed.update.block.number}, before the mint in {mint.block.number}",
             )
         )
-    confirmations, how = tunnel_audit.hvm_confirmations(deposit.block, mint.block.number)
+    confirmations, how = hvm
     ok = confirmations is not None and confirmations >= tunnel_audit.MIN_DEPOSIT_CONFIRMATIONS
     checks.append(Check("mint ordered after 4 confirmations", VERIFIED if ok else FAILED, how))
     return Link("Sequencer ordering", tuple(checks), evidence)
@@ -114,11 +113,12 @@ def hemi_block_link(block: Block) -> Link:
 
 def anchoring_link(block: Block) -> tuple[Link, Finality, list[str]]:
     f = anchoring.block_finality(block.number)
+    # Only the keystones that decide this block's anchoring: its own up to the anchoring one.
+    last = f.anchoring_keystone_number or f.keystone_number
     alerts = [
         f"Bitcoin tx {a.publication.transaction.txid_display} publishes a keystone {a.canonical_keystone.number} "
         f"that conflicts with our canonical chain"
-        for a in anchoring.alternate_chain_alerts()
-        if a.canonical_keystone.number >= f.keystone_number
+        for a in anchoring.alternate_chain_alerts(numbers=range(f.keystone_number, last + 1, KEYSTONE_PERIOD))
     ]
     if f.superfinal:
         check = Check(
@@ -172,9 +172,11 @@ def timeline(block: Block, f: Finality) -> list[TimelineEvent]:
 def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Provenance:
     block = mint.block
     anchor, f, alerts = anchoring_link(block)
+    deposit = tunnel_audit.deposit_for(mint)
+    hvm = tunnel_audit.hvm_confirmations(deposit.block, block.number) if deposit else None
     links = [
-        tunnel_audit.audit_mint(mint, hemibtc=hemibtc),
-        sequencer_link(mint),
+        tunnel_audit.audit_mint(mint, hemibtc=hemibtc, deposit=deposit, hvm=hvm),
+        sequencer_link(mint, deposit, hvm),
         hemi_block_link(block),
         anchor,
     ]

@@ -75,10 +75,18 @@ def minted_amount(mint: DepositConfirmation, hemibtc: bytes | None) -> int | Non
     return sum(values) if values else None
 
 
-def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Link:
-    """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link)."""
+_UNSET = object()
+
+
+def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, deposit=_UNSET, hvm=None) -> Link:
+    """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link).
+
+    ``deposit`` and ``hvm`` (a ``hvm_confirmations`` result) may be passed in by a caller that
+    already looked them up, so a provenance page does each lookup once.
+    """
     checks: list[Check] = []
-    deposit = deposit_for(mint)
+    if deposit is _UNSET:
+        deposit = deposit_for(mint)
     evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
     if deposit is None:
         checks.append(
@@ -150,7 +158,7 @@ def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Li
             found=hex0x(mint.recipient),
         )
     )
-    confirmations, how = hvm_confirmations(deposit.block, mint.block.number)
+    confirmations, how = hvm or hvm_confirmations(deposit.block, mint.block.number)
     if confirmations is None:
         checks.append(Check("≥ 4 confirmations in the hVM view", FAILED, how))
     else:
