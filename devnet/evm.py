@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -35,6 +35,9 @@ DEFAULT_GAS = 5_000_000
 DEFAULT_CUSTODY_KEY = DevKey.from_label("vault-0-custody")
 DEVNET_USD_SUPPLY = 1_000_000 * 10**6
 PLAIN_TOKEN_SUPPLY = 1_000_000 * 10**18
+# How a helper gets its transactions into a block: mine_block by default; the running network
+# passes its sequencer, so deployment blocks open with the L1-info call like every other block.
+Miner = Callable[[Web3], int]
 
 
 class DevnetTxFailed(RuntimeError):
@@ -127,11 +130,12 @@ def transact(
     value: int = 0,
     gas: int = DEFAULT_GAS,
     check: bool = True,
+    mine: Miner = mine_block,
 ) -> TxReceipt:
     """Send a contract call from ``sender``, mine it, return the receipt (status 0 raises
     DevnetTxFailed unless ``check=False``, which is how tests record reverted txs on chain)."""
     tx_hash = fn.transact({"from": Web3.to_checksum_address(sender), "value": value, "gas": gas})
-    mine_block(w3)
+    mine(w3)
     return _receipt(w3, HexBytes(tx_hash), check)
 
 
@@ -164,10 +168,10 @@ def deployed_address(w3: Web3, tx_hash: HexBytes) -> str:
     return Web3.to_checksum_address(_receipt(w3, tx_hash, True)["contractAddress"])
 
 
-def deploy(w3: Web3, name: str, *args: Any, sender: str) -> str:
+def deploy(w3: Web3, name: str, *args: Any, sender: str, mine: Miner = mine_block) -> str:
     """Deploy a compiled contract in its own block; returns the checksummed address."""
     tx_hash = send_deploy(w3, name, *args, sender=sender)
-    mine_block(w3)
+    mine(w3)
     return deployed_address(w3, tx_hash)
 
 
@@ -196,6 +200,7 @@ def deploy_all(
     deposit_fee_bps: int = DEFAULT_DEPOSIT_FEE_BPS,
     withdrawal_fee_bps: int = DEFAULT_WITHDRAWAL_FEE_BPS,
     grace_period_seconds: int = DEVNET_WITHDRAWAL_GRACE_PERIOD_SECONDS,
+    mine: Miner = mine_block,
 ) -> dict[str, str]:
     """Deploy every devnet contract and create vault 0; returns checksummed addresses by name.
 
@@ -204,6 +209,7 @@ def deploy_all(
     constructor state, so anvil_setCode is enough); 3. BitcoinTunnelManager (which deploys
     BTCToken) and the plain/odd ERC-20s in one block; 4. vault 0 paying to ``custody_key``'s
     P2PKH script, with ``operator`` (default: accounts[1]) as operator admin.
+    ``mine`` produces each block (default :func:`mine_block`).
     """
     accounts = w3.eth.accounts
     deployer = Web3.to_checksum_address(deployer or accounts[0])
@@ -211,7 +217,9 @@ def deploy_all(
 
     genesis_hash_display = bitcoin_rpc.getblockhash(0)
     genesis_header = bitcoin_rpc.getblockheader_raw(genesis_hash_display)
-    addresses: dict[str, str] = {"HvmState": deploy(w3, "HvmState", genesis_header, 0, sender=deployer)}
+    addresses: dict[str, str] = {
+        "HvmState": deploy(w3, "HvmState", genesis_header, 0, sender=deployer, mine=mine)
+    }
 
     rpc(w3, "anvil_setCode", [L1_BLOCK_PREDEPLOY, load_artifact("L1Block")["deployedBytecode"]])
     addresses["L1Block"] = Web3.to_checksum_address(L1_BLOCK_PREDEPLOY)
@@ -225,7 +233,7 @@ def deploy_all(
         "NoDecimalsToken": send_deploy(w3, "NoDecimalsToken", PLAIN_TOKEN_SUPPLY, sender=deployer),
         "HostileToken": send_deploy(w3, "HostileToken", PLAIN_TOKEN_SUPPLY, sender=deployer),
     }
-    mine_block(w3)
+    mine(w3)
     for name, tx_hash in pending.items():
         addresses[name] = deployed_address(w3, tx_hash)
 
@@ -237,6 +245,7 @@ def deploy_all(
             operator, custody_key.p2pkh_script, custody_key.p2pkh_address, deposit_fee_bps, withdrawal_fee_bps
         ),
         deployer,
+        mine=mine,
     )
     addresses["SimpleBitcoinVault"] = str(manager.functions.vaults(0).call())
     vault = contract_at(w3, "SimpleBitcoinVault", addresses["SimpleBitcoinVault"])

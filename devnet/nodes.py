@@ -271,12 +271,22 @@ def start_anvil(
     mnemonic: str = DEVNET_MNEMONIC,
     persist: bool = False,
     fresh: bool = False,
+    order: str = "fifo",
+    data_dir: Path | None = None,
     timeout: float = 30.0,
 ) -> AnvilNode:
     """Start anvil as the devnet's Hemi: manual blocks (``--no-mining``; produce them with
-    ``evm_mine``), FIFO ordering, prefunded mnemonic accounts. ``persist`` keeps chain state in
-    ``state.json`` (loaded at start, written on exit); ``fresh`` wipes the data dir first."""
-    data_dir = devnet_data_dir(root, name)
+    ``evm_mine``), prefunded mnemonic accounts. ``persist`` keeps chain state in
+    ``state.json`` (loaded at start, written on exit); ``fresh`` wipes the data dir first.
+
+    ``order`` is anvil's pool ordering: "fifo" (submission order) or "fees" (highest max fee
+    first, ties in submission order). The running network uses "fees" so the sequencer's
+    system transactions open every block whatever was submitted before them.
+    ``data_dir`` overrides ``<root>/var/devnet/<name>``.
+    """
+    if order not in ("fifo", "fees"):
+        raise ValueError(f"anvil order must be 'fifo' or 'fees', got {order!r}")
+    data_dir = Path(data_dir) if data_dir is not None else devnet_data_dir(root, name)
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     binary = anvil_binary()
@@ -289,7 +299,7 @@ def start_anvil(
             "--port", str(port),
             "--chain-id", str(chain_id),
             "--no-mining",
-            "--order", "fifo",
+            "--order", order,
             "--accounts", str(accounts),
             "--balance", str(balance_eth),
             "--mnemonic", mnemonic,
@@ -311,6 +321,7 @@ def start_bcoin(
     coinbase_address: str | None = None,
     api_key: str | None = None,
     log_level: str = "info",
+    data_dir: Path | None = None,
     timeout: float = 30.0,
 ) -> BcoinNode:
     """Start bcoin on regtest with the tx index, no wallet and no P2P listening.
@@ -318,8 +329,9 @@ def start_bcoin(
     Chain data lives in ``<data dir>/chain`` unless ``memory``; ``fresh`` wipes the data dir
     first. ``coinbase_address`` (a bcoin address) is what the node's own ``generate`` pays.
     bcoin logs mempool rejections at error level, so "info" is enough to explain them.
+    ``data_dir`` overrides ``<root>/var/devnet/<name>``.
     """
-    data_dir = devnet_data_dir(root, name)
+    data_dir = Path(data_dir) if data_dir is not None else devnet_data_dir(root, name)
     if fresh and data_dir.exists():
         shutil.rmtree(data_dir)
     ensure_node_modules()
