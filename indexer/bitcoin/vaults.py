@@ -1,0 +1,291 @@
+"""Tunnel vaults on the Bitcoin side: registration, deposit/payout detection, and rescans.
+
+The Hemi indexer learns a vault's custody script (``bitcoinCustodyAddress()``) and calls
+``register_vault``. Blocks ingested after that see the vault; blocks scanned before it are
+rescanned by a Celery task enqueued on commit.
+
+Ordering between registration and block ingestion is made safe by one PostgreSQL advisory
+transaction lock (``lock_writer``) that both take: ingestion reads the vault table *inside*
+its locked transaction, and registration reads the cursor under the same lock, so every block
+is either ingested knowing the vault or lies inside the rescan range.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from indexer.bitcoin import tunnel
+from indexer.bitcoin.decode import Block
+from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit, VaultScript, VaultUtxo, WithdrawalPayout
+from indexer.bitcoin.txrows import store_transactions
+from indexer.models import ChainCursor
+
+log = logging.getLogger(__name__)
+
+CURSOR_CHAIN = "bitcoin"
+# pg_advisory_xact_lock key shared by every writer of Bitcoin rows ("HEMIBTC" + 0x01).
+WRITER_LOCK_KEY = 0x48454D4942544301
+# Bitcoin block times may run up to 2 h ahead of real time and median-time-past lags about an
+# hour, so a block mined after a Hemi block can carry a timestamp up to ~2 h before it; 3 h
+# leaves room for Hemi's own clock.
+RESCAN_TIME_MARGIN_S = 3 * 60 * 60
+RECIPIENT_FORMATS = {"binary": "binary-22", "ascii-hex": "ascii-42"}
+# check_deposit reasons for which the payment itself qualifies but the recipient does not: an
+# auditor must see these (the vault holds the coins), stored with recipient NULL.
+_BAD_RECIPIENT = frozenset({"no-recipient", "recipient-bad-hex", "recipient-zero-address"})
+
+
+def lock_writer() -> None:
+    """Serialize writers of Bitcoin rows until the current transaction ends."""
+    assert connection.in_atomic_block, "lock_writer() must run inside transaction.atomic()"
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK_KEY])
+
+
+def vault_scripts() -> dict[bytes, int]:
+    """custody scriptPubKey -> VaultScript id, for every registered vault."""
+    return {bytes(script): pk for pk, script in VaultScript.objects.values_list("id", "custody_script")}
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclass
+class TunnelActivity:
+    """What one block does to the tunnel, as (tx_index, ...) tuples ready to be written."""
+
+    vault_outputs: list[tuple[int, int, int, int]] = field(default_factory=list)  # tx_index, vout, vault, sats
+    deposits: list[tuple[int, int, int, int, bytes | None, str]] = field(default_factory=list)
+    payouts: list[tuple[int, int, int, bytes, int]] = field(default_factory=list)  # tx, vault, index, script, sats
+
+    @property
+    def tx_indexes(self) -> set[int]:
+        return {d[0] for d in self.deposits} | {p[0] for p in self.payouts}
+
+
+def known_vault_outpoints(txids_internal: Iterable[bytes]) -> dict[tuple[bytes, int], int]:
+    """(txid, vout) -> vault id for vault outputs created on the ACTIVE chain by these txids."""
+    txids = list(set(txids_internal))
+    if not txids:
+        return {}
+    rows = VaultUtxo.objects.filter(txid_internal__in=txids, block__in_active_chain=True).values_list(
+        "txid_internal", "vout", "vault_id"
+    )
+    return {(bytes(t), v): vault for t, v, vault in rows}
+
+
+def detect_tunnel_activity(
+    block: Block,
+    scripts: dict[bytes, int],
+    lookup: Callable[[Iterable[bytes]], dict[tuple[bytes, int], int]] = known_vault_outpoints,
+) -> TunnelActivity:
+    """Deposits, payouts and vault outputs of ``block`` for the vaults in ``scripts``.
+
+    1. Nothing to do without vaults (the common case on a fresh index: no transaction parsing).
+    2. Look up, in one query, the vault outpoints that single-input transactions spend (only
+       those can be payouts, spec §6.4).
+    3. Walk the transactions in block order: a payout may spend a vault output created earlier
+       in the same block, so each transaction's vault outputs join the known set after it. A
+       payout is never also a deposit (its change pays the vault, often with >= 0.01 BTC).
+    """
+    activity = TunnelActivity()
+    if not scripts:
+        return activity
+    txs = block.txs
+    spent = [tx.inputs[0].prev_txid_internal for tx in txs[1:] if len(tx.inputs) == 1]
+    known = {key: str(vault) for key, vault in lookup(spent).items()}
+    by_script = {script: str(vault) for script, vault in scripts.items()}
+    for tx_index, tx in enumerate(txs):
+        if tx_index:  # the coinbase can neither deposit nor pay out
+            payout = tunnel.find_withdrawal_payout(tx, known, by_script)
+            if payout is not None:
+                activity.payouts.append(
+                    (tx_index, int(payout.vault), payout.withdrawal_index, payout.payout_script, payout.amount_sats)
+                )
+            # A payout's change back to the vault is the vault's own money, not a user deposit.
+            check = tunnel.DepositCheck(None, "payout") if payout is not None else tunnel.check_deposit(tx, by_script)
+            if check.deposit is not None:
+                d = check.deposit
+                recipient = bytes.fromhex(d.recipient[2:])
+                activity.deposits.append(
+                    (tx_index, d.vout, int(d.vault), d.value_sats, recipient, RECIPIENT_FORMATS[d.recipient_format])
+                )
+            elif check.reason in _BAD_RECIPIENT:
+                vout, vault, sats = _first_qualifying_payment(tx, by_script)
+                activity.deposits.append((tx_index, vout, int(vault), sats, None, ""))
+        for vout, out in enumerate(tx.outputs):
+            vault = by_script.get(out.script_pubkey)
+            if vault is not None:
+                activity.vault_outputs.append((tx_index, vout, int(vault), out.value_sats))
+                known[(tx.txid_internal, vout)] = vault
+    return activity
+
+
+def _first_qualifying_payment(tx, by_script: dict[bytes, str]) -> tuple[int, str, int]:
+    """The output check_deposit accepted as the payment (it then refused the recipient)."""
+    for vout, out in enumerate(tx.outputs[: tunnel.MAX_DEPOSIT_OUTPUTS]):
+        vault = by_script.get(out.script_pubkey)
+        if vault is not None and out.value_sats >= tunnel.MIN_DEPOSIT_SATS:
+            return vout, vault, out.value_sats
+    raise AssertionError("check_deposit reported a recipient problem without a qualifying payment")
+
+
+def write_tunnel_activity(
+    block_id: int, block: Block, activity: TunnelActivity, tx_ids: dict[int, int] | None = None
+) -> None:
+    """Insert the activity's rows (idempotent). Runs inside the caller's locked transaction."""
+    if not (activity.vault_outputs or activity.deposits or activity.payouts):
+        return
+    missing = activity.tx_indexes - set(tx_ids or {})
+    tx_ids = {**(tx_ids or {}), **store_transactions(block_id, block, missing)}
+    txids = block.txids_internal
+    VaultUtxo.objects.bulk_create(
+        [
+            VaultUtxo(block_id=block_id, vault_id=vault, txid_internal=txids[i], vout=vout, value_sats=sats)
+            for i, vout, vault, sats in activity.vault_outputs
+        ],
+        ignore_conflicts=True,
+    )
+    TunnelDeposit.objects.bulk_create(
+        [
+            TunnelDeposit(
+                transaction_id=tx_ids[i],
+                block_id=block_id,
+                vout=vout,
+                vault_id=vault,
+                value_sats=sats,
+                recipient=recipient,
+                recipient_format=fmt,
+            )
+            for i, vout, vault, sats, recipient, fmt in activity.deposits
+        ],
+        ignore_conflicts=True,
+    )
+    WithdrawalPayout.objects.bulk_create(
+        [
+            WithdrawalPayout(
+                transaction_id=tx_ids[i],
+                block_id=block_id,
+                vault_id=vault,
+                withdrawal_index=index,
+                payout_script=script,
+                amount_sats=sats,
+            )
+            for i, vault, index, script, sats in activity.payouts
+        ],
+        ignore_conflicts=True,
+    )
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register_vault(
+    vault_address: bytes, vault_index: int, custody_script: bytes, custody_address: str, hemi_block: int
+) -> bool:
+    """Record a vault's custody script; True if it is new (a rescan task is then enqueued).
+
+    ``hemi_block`` should be the block of the vault's ``VaultCreated`` (or earlier): the
+    rescan starts at the Bitcoin block mined around that Hemi block's time.
+    Raises ValueError if the vault is known with a different script: the contract sets the
+    custody address once, so a change means one of the two reads was wrong.
+
+    May run inside the caller's transaction (the Hemi indexer's, for the block that revealed
+    the vault): the writer lock is then held, and the rescan enqueued, when that one commits.
+    """
+    vault_address = bytes(vault_address)
+    custody_script = bytes(custody_script)
+    # Short transaction under the writer lock, so the cursor read below is exactly where
+    # ingestion without this vault stopped (see module docstring).
+    with transaction.atomic():
+        lock_writer()
+        existing = VaultScript.objects.filter(vault_address=vault_address).first()
+        if existing is not None:
+            if bytes(existing.custody_script) != custody_script:
+                raise ValueError(
+                    f"vault 0x{vault_address.hex()} is registered with script {bytes(existing.custody_script).hex()}, "
+                    f"not {custody_script.hex()}"
+                )
+            return False
+        vault = VaultScript.objects.create(
+            vault_address=vault_address,
+            vault_index=vault_index,
+            custody_script=custody_script,
+            custody_address=custody_address,
+            discovered_at_hemi_block=hemi_block,
+        )
+        cursor = ChainCursor.objects.filter(chain=CURSOR_CHAIN).first()
+        if cursor is None:
+            return True  # nothing scanned yet: ingestion will see the vault from the start
+        from_height = rescan_start_height(hemi_block)
+        if from_height is None or from_height > cursor.height:
+            return True
+        vault_id = vault.pk
+
+        def enqueue() -> None:
+            from indexer.bitcoin.tasks import rescan_vault
+
+            rescan_vault.delay(vault_id, from_height)
+
+        # After commit: the worker must see the vault row, and a rolled-back registration
+        # must not leave a task behind.
+        transaction.on_commit(enqueue)
+    log.info(
+        "vault registered, rescan enqueued",
+        extra={"vault": "0x" + vault_address.hex(), "vault_id": vault_id, "from_height": from_height},
+    )
+    return True
+
+
+def rescan_start_height(hemi_block: int) -> int | None:
+    """First Bitcoin height that can hold a deposit to a vault created at ``hemi_block``.
+
+    Why this bound: the custody address can only be set on a vault that exists, and the vault
+    requires it to hold no UTXOs when set, so nothing before the vault's creation can be a
+    deposit. Re-fetching every block since the network's start height would cost a full
+    re-download (over 100 000 blocks on mainnet) per vault. When the Hemi block's timestamp is
+    unknown (the Hemi indexer has not stored it), fall back to the start of the scanned range,
+    loudly: slow but never wrong.
+    """
+    from indexer.hemi.models import Block as HemiBlock
+
+    lowest = BitcoinBlock.objects.active().filter(scanned_at__isnull=False).order_by("height").first()
+    if lowest is None:
+        return None
+    stamp = HemiBlock.objects.filter(number=hemi_block, canonical=True).values_list("timestamp", flat=True).first()
+    if stamp is None:
+        log.warning(
+            "hemi block of vault registration unknown, rescanning every scanned Bitcoin block",
+            extra={"hemi_block": hemi_block, "from_height": lowest.height},
+        )
+        return lowest.height
+    first = (
+        BitcoinBlock.objects.active()
+        .filter(scanned_at__isnull=False, time__gte=stamp - RESCAN_TIME_MARGIN_S)
+        .order_by("height")
+        .values_list("height", flat=True)
+        .first()
+    )
+    return first
+
+
+def rescan_block(block: Block, vault_id: int) -> bool:
+    """Re-run tunnel detection for one vault on an already-ingested block; False if the block
+    is not (or no longer) on the active chain. Idempotent: every insert ignores conflicts."""
+    # One short transaction per block, under the writer lock so it cannot interleave with a
+    # reorg marking this block orphaned.
+    with transaction.atomic():
+        lock_writer()
+        block_id = (
+            BitcoinBlock.objects.active().filter(hash_internal=block.hash_internal).values_list("id", flat=True).first()
+        )
+        if block_id is None:
+            return False
+        script = VaultScript.objects.values_list("custody_script", flat=True).get(pk=vault_id)
+        activity = detect_tunnel_activity(block, {bytes(script): vault_id})
+        write_tunnel_activity(block_id, block, activity)
+    return True
