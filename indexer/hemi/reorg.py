@@ -1,0 +1,171 @@
+"""Hemi reorg handling: find the fork point over RPC, then undo the orphaned branch in one transaction.
+
+Orphaned rows are marked (``canonical=False``, blocks also get ``orphaned_at``), never
+deleted, because users may have linked to them. Derived state that only makes sense on the
+canonical chain - token balances and the vault list - is recomputed instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from indexer.hemi import tokens_ingest
+from indexer.hemi.models import (
+    Block,
+    DepositConfirmation,
+    HvmUpdate,
+    Keystone,
+    Log,
+    PopPayout,
+    TokenTransfer,
+    Transaction,
+    Vault,
+    WithdrawalChallenge,
+    WithdrawalInitiation,
+)
+from indexer.hemi.rpc import HemiRpc
+from indexer.hemi.sqlutil import lock_hemi_writes
+from indexer.models import ChainCursor
+
+logger = logging.getLogger(__name__)
+
+CHAIN = "hemi"
+# Walk-back batch: hashes compared per RPC round trip.
+WALK_BATCH = 32
+# Hemi is an OP-stack rollup: unsafe-head reorgs are short. Anything deeper than this means
+# the node is on another network or was reset, which needs an operator, not an automatic undo.
+MAX_REORG_DEPTH = 10_000
+
+# Every row type that carries ``canonical`` and a ``block`` foreign key.
+DERIVED_MODELS = (
+    Transaction,
+    Log,
+    TokenTransfer,
+    Keystone,
+    HvmUpdate,
+    PopPayout,
+    DepositConfirmation,
+    WithdrawalInitiation,
+    WithdrawalChallenge,
+)
+
+
+class ReorgTooDeep(RuntimeError):
+    """No common ancestor within MAX_REORG_DEPTH blocks of the stored chain."""
+
+
+@dataclass(frozen=True)
+class ForkPoint:
+    number: int  # highest height where the stored canonical block equals the node's
+    hash: bytes | None  # that block's hash; None when the fork is below everything stored
+
+
+@dataclass(frozen=True)
+class ReorgReport:
+    fork: ForkPoint
+    orphaned_blocks: int
+    balances_recomputed: int
+
+
+def find_fork_point(rpc: HemiRpc, from_number: int) -> ForkPoint:
+    """Walk back from ``from_number`` to the highest block the node and the DB agree on.
+
+    1. Read the stored canonical hashes for a window of heights (newest first).
+    2. Ask the node for its block hashes at the same heights in one batch.
+    3. The first height (going down) where both agree is the fork point; if the window has
+       none, move the window down and repeat.
+    4. If we run out of stored blocks, the fork is below our data: the fork point is the
+       height just under the lowest stored canonical block (hash from the node).
+    """
+    lowest = Block.objects.canonical().order_by("number").values_list("number", flat=True).first()
+    if lowest is None:
+        return ForkPoint(from_number, None)
+    top = from_number
+    while top >= lowest:
+        if from_number - top > MAX_REORG_DEPTH:
+            raise ReorgTooDeep(f"no common ancestor within {MAX_REORG_DEPTH} blocks below {from_number}")
+        bottom = max(lowest, top - WALK_BATCH + 1)
+        stored = dict(
+            Block.objects.canonical()
+            .filter(number__gte=bottom, number__lte=top)
+            .values_list("number", "hash")
+        )
+        heights = list(range(top, bottom - 1, -1))
+        node_tip = rpc.block_number()
+        asked = [h for h in heights if h <= node_tip]
+        node_blocks = rpc.blocks_by_number(asked, full_tx=False) if asked else []
+        node_hashes = {h: bytes.fromhex(b["hash"][2:]) for h, b in zip(asked, node_blocks, strict=True)}
+        for h in heights:
+            if h in stored and h in node_hashes and bytes(stored[h]) == node_hashes[h]:
+                return ForkPoint(h, node_hashes[h])
+        top = bottom - 1
+    below = lowest - 1
+    if below < 0:
+        return ForkPoint(-1, None)
+    return ForkPoint(below, bytes.fromhex(rpc.blocks_by_number([below], full_tx=False)[0]["hash"][2:]))
+
+
+def orphan_above(fork: ForkPoint) -> ReorgReport:
+    """Mark everything above the fork point as orphaned, in one transaction.
+
+    1. Take the Hemi writer lock (no ingest can interleave).
+    2. Mark the canonical blocks above ``fork.number`` orphaned, and every row derived from them.
+    3. Recompute the balance of every (token, holder) named by an orphaned transfer from the
+       canonical transfers that remain.
+    4. Drop vault rows created above the fork (they are re-derived when the new branch's
+       VaultCreated logs are ingested; the orphaned logs stay).
+    5. Move the cursor to the fork point.
+    """
+    # One transaction: a half-undone reorg would leave balances and the cursor inconsistent.
+    with transaction.atomic():
+        lock_hemi_writes()
+        block_ids = list(Block.objects.canonical().filter(number__gt=fork.number).values_list("id", flat=True))
+        now = timezone.now()
+        Block.objects.filter(id__in=block_ids).update(canonical=False, orphaned_at=now)
+        for model in DERIVED_MODELS:
+            model.objects.filter(block_id__in=block_ids, canonical=True).update(canonical=False)
+        pairs = tokens_ingest.touched_pairs(
+            TokenTransfer.objects.filter(block_id__in=block_ids).values_list("token_id", "sender", "recipient")
+        )
+        recomputed = tokens_ingest.recompute_balances(pairs)
+        Vault.objects.filter(created_in_block__gt=fork.number).delete()
+        if fork.hash is None:
+            ChainCursor.objects.filter(chain=CHAIN).delete()
+        else:
+            ChainCursor.objects.update_or_create(
+                chain=CHAIN, defaults={"height": fork.number, "block_hash": fork.hash}
+            )
+    report = ReorgReport(fork, len(block_ids), recomputed)
+    logger.warning(
+        "hemi reorg: orphaned blocks above the fork point",
+        extra={"fork_number": fork.number, "orphaned_blocks": len(block_ids), "balances_recomputed": recomputed},
+    )
+    return report
+
+
+def handle_reorg(rpc: HemiRpc, suspect_number: int) -> ReorgReport:
+    """Find the fork at or below ``suspect_number`` and orphan the stored branch above it."""
+    top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+    start = min(suspect_number, top) if top is not None else suspect_number
+    fork = find_fork_point(rpc, start)
+    return orphan_above(fork)
+
+
+def reinstate_block(block_id: int) -> None:
+    """Make an orphaned block canonical again (the chain switched back to it).
+
+    Called from ``ingest.write_block`` inside its transaction, after the parent check: the
+    block and its derived rows become canonical and the balances it touches are recomputed.
+    The caller re-creates vault rows from the block's VaultCreated logs.
+    """
+    Block.objects.filter(id=block_id).update(canonical=True, orphaned_at=None)
+    for model in DERIVED_MODELS:
+        model.objects.filter(block_id=block_id).update(canonical=True)
+    pairs = tokens_ingest.touched_pairs(
+        TokenTransfer.objects.filter(block_id=block_id).values_list("token_id", "sender", "recipient")
+    )
+    tokens_ingest.recompute_balances(pairs)

@@ -1,0 +1,278 @@
+"""Drive the Hemi indexer: fetch blocks + receipts in batches, ingest one block per transaction.
+
+* :func:`follow_tip` - from the cursor (or the network's start block) up to the node's tip;
+  checks first that the cursor's block is still the node's, so a reorg to a *shorter* chain
+  is noticed even when there is nothing new to fetch.
+* :func:`backfill` - a fixed range, for ``manage.py hemi_sync`` and the ``backfill_range`` task.
+
+Fetching runs one batch ahead in a helper thread, so the node works on batch i+1 while
+PostgreSQL stores batch i. The DB is only touched from the calling thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from indexer.hemi import ingest, reorg, tokens_ingest
+from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready
+from indexer.hemi.models import Block
+from indexer.hemi.rpc import HemiRpc
+from indexer.models import ChainCursor
+
+logger = logging.getLogger(__name__)
+
+LOG_EVERY_SECONDS = 5.0
+
+
+
+@dataclass
+class SyncProgress:
+    start: int
+    target: int
+    current: int
+    blocks: int = 0
+    txs: int = 0
+    reorgs: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started_at, 1e-9)
+
+    @property
+    def blocks_per_s(self) -> float:
+        return self.blocks / self.elapsed
+
+    @property
+    def txs_per_s(self) -> float:
+        return self.txs / self.elapsed
+
+    @property
+    def eta_s(self) -> float | None:
+        rate = self.blocks_per_s
+        return (self.target - self.current) / rate if rate > 0 else None
+
+    def as_log(self) -> dict[str, Any]:
+        eta = self.eta_s
+        return {
+            "height": self.current,
+            "target": self.target,
+            "blocks": self.blocks,
+            "txs": self.txs,
+            "reorgs": self.reorgs,
+            "blocks_per_s": round(self.blocks_per_s, 2),
+            "txs_per_s": round(self.txs_per_s, 1),
+            "eta_s": None if eta is None else round(eta, 1),
+        }
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
+class _Followups:
+    """Where metadata/custody reads go: Celery (on commit), inline after each block, or nowhere."""
+
+    def __init__(self, mode: str, rpc: HemiRpc, network: Any) -> None:
+        if mode not in ("celery", "inline", "none"):
+            raise ValueError(f"unknown followups mode {mode!r}")
+        self.mode = mode
+        self.network = network
+        self._rpc: HemiRpc | None = None
+        self._url = rpc.url
+
+    @property
+    def enqueue(self) -> bool:
+        return self.mode == "celery"
+
+    def after_block(self, result: ingest.IngestResult) -> None:
+        if self.mode != "inline" or not (result.new_token_ids or result.new_vault_indexes):
+            return
+        # Its own client: the shared one may be busy in the prefetch thread.
+        if self._rpc is None:
+            self._rpc = HemiRpc(self._url)
+        for token_id in result.new_token_ids:
+            tokens_ingest.read_token_metadata(token_id, self._rpc)
+        from indexer.hemi.vaults_ingest import read_vault
+
+        for index in result.new_vault_indexes:
+            read_vault(index, self._rpc, self.network)
+
+
+def _run(
+    rpc: HemiRpc,
+    start: int,
+    end: int,
+    *,
+    progress: ProgressCallback | None,
+    followups: str,
+    config: ingest.IngestConfig | None,
+    batch_size: int | None,
+    network: Any,
+) -> SyncProgress:
+    """Ingest [start, end]; on a reorg, undo to the fork point and continue from there.
+
+    1. Fetch batches (one ahead) and ingest block by block, one transaction each.
+    2. ``ReorgDetected`` from the writer: stop prefetching, walk back to the fork point over
+       RPC, orphan the stored branch above it (one transaction), resume at fork + 1.
+    """
+    if network is None:
+        from hemiscope import networks
+
+        network = networks.current()
+    config = config or ingest.IngestConfig.from_network(network)
+    batch_size = batch_size or settings.HEMI_BATCH_SIZE
+    state = SyncProgress(start=start, target=end, current=start - 1)
+    writer = _Writer(state, config, _Followups(followups, rpc, network), progress)
+    # Daemonic processes (Celery prefork children) may not start child processes.
+    processes = end - start + 1 >= PROCESS_MIN_BLOCKS and not multiprocessing.current_process().daemon
+    fetcher = Fetcher(rpc, FETCH_WORKERS, config.accept_impersonated, processes=processes)
+    chunk = max(1, min(batch_size, FETCH_CHUNK))
+    next_number = start
+    while next_number <= end:
+        # closing(): on a reorg the generator is closed at once, which waits for the in-flight
+        # fetches, so handle_reorg below has the RPC client to itself.
+        with contextlib.closing(fetcher.batches(next_number, end, chunk)) as batches:
+            suspect = writer.ingest_all(batches)
+        if suspect is None:
+            break
+        report = reorg.handle_reorg(rpc, suspect)
+        state.reorgs += 1
+        next_number = report.fork.number + 1
+        state.current = report.fork.number
+    logger.info("hemi sync done", extra=state.as_log())
+    return state
+
+
+class _Writer:
+    def __init__(
+        self,
+        state: SyncProgress,
+        config: ingest.IngestConfig,
+        followups: _Followups,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.state = state
+        self.config = config
+        self.followups = followups
+        self.progress = progress
+        self.last_log = time.monotonic()
+
+    def ingest_all(self, batches: Iterator[list[Ready]]) -> int | None:
+        """Ingest every block; return the block number that revealed a reorg, else None."""
+        state = self.state
+        for batch in batches:
+            for item in batch:
+                if item.rejected is not None:
+                    raise item.rejected
+                assert item.prepared is not None
+                try:
+                    result = ingest.write_block(
+                        item.prepared,
+                        prev_keystone_hash=item.prev_keystone_hash,
+                        config=self.config,
+                        enqueue=self.followups.enqueue,
+                    )
+                except ingest.ReorgDetected as exc:
+                    return exc.number
+                self.followups.after_block(result)
+                state.current = result.number
+                state.blocks += 1
+                state.txs += result.tx_count
+                if self.progress is not None:
+                    self.progress(state)
+                if time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
+                    logger.info("hemi sync progress", extra=state.as_log())
+                    self.last_log = time.monotonic()
+        return None
+
+
+def cursor_position() -> tuple[int, bytes] | None:
+    row = ChainCursor.objects.filter(chain="hemi").values_list("height", "block_hash").first()
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def follow_tip(
+    rpc: HemiRpc,
+    max_blocks: int | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    followups: str = "celery",
+    config: ingest.IngestConfig | None = None,
+    network: Any = None,
+    batch_size: int | None = None,
+) -> SyncProgress:
+    """Index from the cursor to the node's tip (at most ``max_blocks`` blocks this call).
+
+    1. No cursor: start at the network's ``tunnel_start_block``.
+    2. With a cursor: if the node's block at the cursor height differs from the cursor's hash
+       (or the node is now shorter), handle the reorg first.
+    3. Ingest cursor + 1 .. tip.
+    """
+    if network is None:
+        from hemiscope import networks
+
+        network = networks.current()
+    config = config or ingest.IngestConfig.from_network(network)
+    tip = rpc.block_number()
+    cursor = cursor_position()
+    reorgs = 0
+    if cursor is None:
+        start = network.tunnel_start_block
+    else:
+        height, cursor_hash = cursor
+        node_hash = None
+        if height <= tip:
+            node_hash = bytes.fromhex(rpc.blocks_by_number([height], full_tx=False)[0]["hash"][2:])
+        if node_hash != cursor_hash:
+            report = reorg.handle_reorg(rpc, min(height, tip))
+            reorgs += 1
+            start = report.fork.number + 1
+        else:
+            start = height + 1
+    end = tip if max_blocks is None else min(tip, start + max_blocks - 1)
+    if start > end:
+        return SyncProgress(start=start, target=end, current=start - 1, reorgs=reorgs)
+    state = _run(
+        rpc, start, end, progress=progress, followups=followups, config=config, batch_size=batch_size, network=network
+    )
+    state.reorgs += reorgs
+    return state
+
+
+def backfill(
+    rpc: HemiRpc,
+    start: int,
+    end: int,
+    progress: ProgressCallback | None = None,
+    *,
+    followups: str = "celery",
+    config: ingest.IngestConfig | None = None,
+    network: Any = None,
+    batch_size: int | None = None,
+) -> SyncProgress:
+    """Ingest blocks ``start``..``end`` (inclusive). Blocks already stored are no-ops."""
+    if end < start:
+        raise ValueError(f"empty range {start}..{end}")
+    return _run(
+        rpc, start, end, progress=progress, followups=followups, config=config, batch_size=batch_size, network=network
+    )
+
+
+def read_missing_metadata(rpc: HemiRpc, limit: int = 100) -> int:
+    """Read metadata for tokens that still lack it (e.g. their Celery task was lost)."""
+    ids = tokens_ingest.tokens_without_metadata(limit)
+    for token_id in ids:
+        tokens_ingest.read_token_metadata(token_id, rpc)
+    return len(ids)
+
+
+def stored_tip() -> int | None:
+    return Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
