@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +14,12 @@ from urllib.parse import quote
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Tests must never find (or clobber) a developer's running devnet in var/devnet/network.json.
+# Set before any worker process starts, so the Celery worker inherits the same private file;
+# suites that start their own nodes publish their RPC URLs there.
+if not os.environ.get("DEVNET_STATE_FILE"):
+    os.environ["DEVNET_STATE_FILE"] = str(Path(tempfile.mkdtemp(prefix="hemiscope-tests-")) / "network.json")
 
 
 def _test_database_url() -> str:

@@ -3,15 +3,14 @@ regtest node (started through devnet.nodes), and a way for the real Celery worke
 
 The worker (``celery_worker_process`` in tests/conftest.py) is a separate process that reads
 the network through ``hemiscope.networks.current()`` at call time, and for the devnet that
-includes the file named by ``DEVNET_STATE_FILE``. The variable is set here, at import time, so
-the worker inherits it whenever it starts; the bcoin fixture then writes its RPC URL there.
+includes the file named by ``DEVNET_STATE_FILE``. The root conftest sets it before the worker starts, so
+the worker inherits it; the bcoin fixture then writes its RPC URL there.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,8 +35,6 @@ MAINNET_GENESIS_HEADER = bytes.fromhex(
 MINER = DevKey.from_label("bitcoin-ingest-miner")
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 
-if not os.environ.get("DEVNET_STATE_FILE"):
-    os.environ["DEVNET_STATE_FILE"] = str(Path(tempfile.mkdtemp(prefix="hemiscope-btc-ingest-")) / "network.json")
 
 
 def _publish_bitcoin_rpc_url(url: str | None) -> None:

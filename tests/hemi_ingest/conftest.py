@@ -2,8 +2,8 @@
 
 The Celery worker (``celery_worker_process`` in tests/conftest.py) is another process that finds
 the Hemi node through ``networks.current()``, which re-reads the devnet state file named by
-``DEVNET_STATE_FILE`` on every call. The variable is set here at import time (unless another
-suite already did), so the worker inherits it whenever it starts; ``publish_devnet_state``
+``DEVNET_STATE_FILE`` on every call. The root conftest sets that variable before the worker
+starts, so the worker inherits it; ``publish_devnet_state``
 then merges this suite's node into that file.
 
 ``DevChain`` drives anvil the way the devnet's sequencer does: every block opens with the
@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,6 @@ from devnet.nodes import start_anvil
 from hemiscope import networks
 from indexer.hemi.l1info import L1BlockInfo, encode_l1_info
 from indexer.hemi.rpc import HemiRpc
-
-if not os.environ.get("DEVNET_STATE_FILE"):
-    os.environ["DEVNET_STATE_FILE"] = str(Path(tempfile.mkdtemp(prefix="hemiscope-hemi-ingest-")) / "network.json")
 
 L1_ORIGIN_BASE = 7_000_000  # devnet L1 origin of block n is L1_ORIGIN_BASE + n
 GAS = 3_000_000
