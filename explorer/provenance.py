@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from explorer import anchoring, tunnel_audit
-from explorer.finality import Finality
+from explorer.finality import SUPERFINALITY_CONFIRMATIONS, Finality
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link, overall
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block, DepositConfirmation, HvmHeader, Keystone
@@ -163,7 +163,7 @@ def timeline(block: Block, f: Finality) -> list[TimelineEvent]:
         TimelineEvent(
             "confirmations",
             (f.confirmations or 0) > 0,
-            f"{f.confirmations or 0} of 10 Bitcoin confirmations",
+            f"{f.confirmations or 0} Bitcoin confirmations ({SUPERFINALITY_CONFIRMATIONS} needed)",
         ),
         TimelineEvent("superfinal", f.superfinal, "superfinal" if f.superfinal else "not yet superfinal"),
     ]
