@@ -15,5 +15,7 @@ urlpatterns = [
     path("provenance/block/<int:number>", views.block_provenance, name="block-provenance"),
     path("provenance/token/<str:address>", views.token_provenance, name="token-provenance"),
     path("provenance/address/<str:address>", views.address_provenance, name="address-provenance"),
+    path("tunnel", views.tunnel, name="tunnel"),
+    path("api/v1/tunnel/withdrawals", views.withdrawals_json, name="api-withdrawals"),
     path("api/v1/provenance/mint/<str:tx_hash>", views.mint_provenance_json, name="api-mint-provenance"),
 ]

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from explorer import evidence, provenance
+from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.serializers import provenance_json
 from hemiscope import networks
@@ -128,3 +128,44 @@ def address_provenance(request, address: str):
     )
     context = {"title": f"hemiBTC minted to 0x{holder.hex()}", "rows": _mint_rows(mints)}
     return render(request, "explorer/mint_list.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def tunnel(request):
+    """The Bitcoin tunnel at a glance: mints with verdicts, deposits never minted, withdrawals."""
+    mints = (
+        DepositConfirmation.objects.canonical()
+        .select_related("transaction", "block")
+        .order_by("-block__number", "-log__log_index")[:50]
+    )
+    tip = anchoring.bitcoin_tip_height()
+    unminted = [(d, tunnel_audit.deposit_status(d, tip)) for d in tunnel_audit.unminted_deposits()[:50]]
+    withdrawals = []
+    for w in withdrawal_audit.recent_withdrawals(50):
+        link = withdrawal_audit.audit_withdrawal(w)
+        withdrawals.append((w, link, withdrawal_audit.withdrawal_status(link)))
+    context = {"mint_rows": _mint_rows(mints), "unminted": unminted, "withdrawals": withdrawals}
+    template = "explorer/partials/tunnel_body.html" if request.htmx else "explorer/tunnel.html"
+    return render(request, template, context)
+
+
+@require_GET
+def withdrawals_json(request):
+    rows = []
+    for w in withdrawal_audit.recent_withdrawals(100):
+        link = withdrawal_audit.audit_withdrawal(w)
+        rows.append(
+            {
+                "uuid": str(int(w.uuid)),
+                "hemi_tx": "0x" + bytes(w.transaction.hash).hex(),
+                "btc_address": w.btc_address,
+                "withdrawal_sats": str(int(w.withdrawal_sats)),
+                "net_sats": str(int(w.net_sats)),
+                "status": withdrawal_audit.withdrawal_status(link),
+                "verdict": link.verdict,
+                "reason": link.reason,
+                "evidence": link.evidence,
+            }
+        )
+    return JsonResponse({"items": rows, "next_page_params": None})

@@ -281,3 +281,68 @@ def story(chains, tunnel):
         return hemi, btc, mint
 
     return build
+
+
+@pytest.fixture
+def withdrawals(chains, tunnel):
+    """Withdrawal rows: initiation on Hemi, optional payout on Bitcoin, finalization, challenge."""
+    from indexer.hashing import keccak256
+
+    class Builder:
+        ADDRESS = "RAxgMnwsw5ikxfXoDekC6DDD5ppygc76AP"  # bcoin regtest P2PKH (key 1)
+
+        def __init__(self):
+            self.hemi = chains.hemi_chain(20)
+            self.btc = chains.btc_chain(110, start=100)
+
+        def initiate(self, *, index=0, net=9_990_000, address=ADDRESS):
+            tx = tunnel.hemi_tx(self.hemi[5], to=b"\xee" * 20)
+            log = tunnel.log(tx, b"\xee" * 20)
+            return chains.hemi.WithdrawalInitiation.objects.create(
+                log=log,
+                transaction=tx,
+                block=self.hemi[5],
+                vault=tunnel.VAULT,
+                withdrawer=b"\x07" * 20,
+                btc_address=address,
+                btc_address_hash=keccak256(address.encode()),
+                withdrawal_sats=10_000_000,
+                net_sats=net,
+                uuid=index,
+            )
+
+        def pay(self, *, index=0, amount=9_990_000, script=None, height=103):
+            from indexer.bitcoin.address import script_from_address
+
+            script = script if script is not None else script_from_address(self.ADDRESS, "regtest")
+            tx = chains.btc.BitcoinTransaction.objects.create(
+                block=self.btc[height],
+                txid_internal=h32(f"payout-{index}-{height}"),
+                tx_index=1,
+                raw=b"r",
+                merkle_branch=b"",
+            )
+            return chains.btc.WithdrawalPayout.objects.create(
+                transaction=tx,
+                block=self.btc[height],
+                vault=tunnel.vault_script,
+                withdrawal_index=index,
+                payout_script=script,
+                amount_sats=amount,
+            )
+
+        def finalize(self, *, index=0):
+            data = keccak256(b"finalizeWithdrawal(bytes32,uint32)")[:4] + b"\x11" * 32 + index.to_bytes(32, "big")
+            return tunnel.hemi_tx(self.hemi[9], to=tunnel.VAULT, input=data)
+
+        def challenge(self, *, index=0):
+            tx = tunnel.hemi_tx(self.hemi[15], to=b"\xee" * 20)
+            return chains.hemi.WithdrawalChallenge.objects.create(
+                log=tunnel.log(tx, b"\xee" * 20),
+                block=self.hemi[15],
+                vault=tunnel.VAULT,
+                withdrawer=b"\x07" * 20,
+                uuid=index,
+            )
+
+    return Builder()

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from devnet.scenarios import alt_keystone, btc_reorg, treasury_lock, unbacked_mint
-from explorer import anchoring, evidence, provenance, tunnel_audit
+from devnet.scenarios import alt_keystone, btc_reorg, treasury_lock, unbacked_mint, withdrawal
+from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
 from explorer.verdicts import FAILED, VERIFIED
 from explorer.verify import verify_bytes
 
@@ -134,3 +134,18 @@ def test_a_bitcoin_reorg_orphans_the_deposit_and_its_publication(devnet, celery_
     assert not deposit.block.in_active_chain
     check = tunnel_audit.deposit_status(deposit, anchoring.bitcoin_tip_height())
     assert check.verdict == FAILED and "orphaned" in check.detail
+
+
+def test_a_withdrawal_is_seen_paid_on_bitcoin_and_finalized(devnet, celery_worker_process):
+    from indexer.hemi.models import WithdrawalInitiation
+
+    summary = withdrawal.run(devnet.net)
+    index_both_chains(devnet)
+
+    w = WithdrawalInitiation.objects.get(uuid=summary["uuid"], canonical=True)
+    assert w.btc_address == summary["btc_address"]
+    link = withdrawal_audit.audit_withdrawal(w)
+    assert link.verdict == VERIFIED, link.reason
+    assert withdrawal_audit.withdrawal_status(link) == "finalized"
+    assert link.evidence["payout_txid"] == summary["payout_txid"]
+    assert link.evidence["finalize_tx"] == summary["finalize_tx_hash"]
