@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
+from explorer import anchoring, evidence, finality, provenance, tunnel_audit, withdrawal_audit
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.serializers import provenance_json
 from hemiscope import networks
@@ -26,11 +26,45 @@ def bad_request(request, exc: BadParameter):
     return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
 
 
+def _recent_keystones(limit: int = 10) -> list[tuple]:
+    """Newest canonical keystones with their first anchoring publication and finality stage."""
+    from indexer.hemi.models import Keystone
+
+    tip = anchoring.bitcoin_tip_height()
+    rows = []
+    for keystone in Keystone.objects.canonical().select_related("block").order_by("-number")[:limit]:
+        anchor = anchoring.first_anchor(keystone.number)
+        f = finality.finality(
+            block_number=keystone.number,
+            keystone_number=keystone.number,
+            keystone_produced=True,
+            publication_height=anchor.height if anchor else None,
+            anchoring_keystone_number=anchor.l2_block_number if anchor else None,
+            tip_height=tip,
+        )
+        rows.append((keystone, f))
+    return rows
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 def home(request):
+    from indexer.models import ChainCursor
+
     net = networks.current()
-    context = {"network": net}
+    cursors = {c.chain: c for c in ChainCursor.objects.all()}
+    mints = (
+        DepositConfirmation.objects.canonical()
+        .select_related("transaction", "block")
+        .order_by("-block__number", "-log__log_index")[:5]
+    )
+    context = {
+        "network": net,
+        "hemi_cursor": cursors.get("hemi"),
+        "bitcoin_cursor": cursors.get("bitcoin"),
+        "keystones": _recent_keystones(),
+        "rows": _mint_rows(mints),
+    }
     template = "explorer/partials/home_summary.html" if request.htmx else "explorer/home.html"
     return render(request, template, context)
 

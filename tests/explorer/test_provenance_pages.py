@@ -50,3 +50,18 @@ def test_block_token_and_address_pages_list_the_mint(tunnel, client, story):
     for page in (token_page, address_page):
         assert tx[:16] in page and "verified" in page
     assert client.get("/provenance/address/0xnothex").status_code == 400
+
+
+def test_the_home_page_shows_indexing_progress_keystones_and_mints(
+    tunnel, client, story, django_assert_max_num_queries
+):
+    from indexer.models import ChainCursor
+
+    *_, mint = story()
+    ChainCursor.objects.create(chain="hemi", height=30, block_hash=b"\x01" * 32)
+    ChainCursor.objects.create(chain="bitcoin", height=115, block_hash=b"\x02" * 32)
+    with django_assert_max_num_queries(40):
+        html = client.get("/").content.decode()
+    assert "block 30" in html and "height 115" in html
+    assert "superfinal" in html  # keystone 25, published at 105, tip 115
+    assert bytes(mint.transaction.hash).hex()[:16] in html
