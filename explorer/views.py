@@ -17,6 +17,11 @@ from hemiscope import networks
 from indexer.hemi.models import Block, DepositConfirmation
 
 
+# Rows whose verdict is computed live (about 15 indexed queries each). Materialised verdicts,
+# refreshed by a worker as blocks arrive, would lift this; until then lists stay short.
+LIVE_VERDICT_ROWS = 25
+
+
 def _hemibtc() -> bytes | None:
     address = networks.current().hemibtc_address
     return bytes.fromhex(address[2:]) if address else None
@@ -142,7 +147,7 @@ def token_provenance(request, address: str):
         DepositConfirmation.objects.filter(transaction__logs__transfer__token__address=token)
         .distinct()
         .select_related("transaction", "block")
-        .order_by("-block__number", "-log__log_index")[:100]
+        .order_by("-block__number", "-log__log_index")[:LIVE_VERDICT_ROWS]
     )
     context = {"title": f"Mints of token 0x{token.hex()}", "rows": _mint_rows(mints)}
     return render(request, "explorer/mint_list.html", context)
@@ -158,7 +163,7 @@ def address_provenance(request, address: str):
     mints = (
         DepositConfirmation.objects.filter(recipient=holder)
         .select_related("transaction", "block")
-        .order_by("-block__number", "-log__log_index")[:100]
+        .order_by("-block__number", "-log__log_index")[:LIVE_VERDICT_ROWS]
     )
     context = {"title": f"hemiBTC minted to 0x{holder.hex()}", "rows": _mint_rows(mints)}
     return render(request, "explorer/mint_list.html", context)
@@ -171,12 +176,12 @@ def tunnel(request):
     mints = (
         DepositConfirmation.objects.canonical()
         .select_related("transaction", "block")
-        .order_by("-block__number", "-log__log_index")[:50]
+        .order_by("-block__number", "-log__log_index")[:LIVE_VERDICT_ROWS]
     )
     tip = anchoring.bitcoin_tip_height()
-    unminted = [(d, tunnel_audit.deposit_status(d, tip)) for d in tunnel_audit.unminted_deposits()[:50]]
+    unminted = [(d, tunnel_audit.deposit_status(d, tip)) for d in tunnel_audit.unminted_deposits()[:LIVE_VERDICT_ROWS]]
     withdrawals = []
-    for w in withdrawal_audit.recent_withdrawals(50):
+    for w in withdrawal_audit.recent_withdrawals(LIVE_VERDICT_ROWS):
         link = withdrawal_audit.audit_withdrawal(w)
         withdrawals.append((w, link, withdrawal_audit.withdrawal_status(link)))
     context = {"mint_rows": _mint_rows(mints), "unminted": unminted, "withdrawals": withdrawals}
@@ -187,7 +192,7 @@ def tunnel(request):
 @require_GET
 def withdrawals_json(request):
     rows = []
-    for w in withdrawal_audit.recent_withdrawals(100):
+    for w in withdrawal_audit.recent_withdrawals(LIVE_VERDICT_ROWS):
         link = withdrawal_audit.audit_withdrawal(w)
         rows.append(
             {
