@@ -207,8 +207,9 @@ def deploy_all(
     Steps: 1. HvmState starting at the node's real regtest genesis header (height 0);
     2. L1Block's runtime code placed at the OP-stack predeploy 0x4200…0015 (it has no
     constructor state, so anvil_setCode is enough); 3. BitcoinTunnelManager (which deploys
-    BTCToken) and the plain/odd ERC-20s in one block; 4. vault 0 paying to ``custody_key``'s
-    P2PKH script, with ``operator`` (default: accounts[1]) as operator admin.
+    BTCToken), the plain/odd ERC-20s and the ERC-721 DevnetNFT (no tokens minted) in one
+    block; 4. vault 0 paying to ``custody_key``'s P2PKH script, with ``operator`` (default:
+    accounts[1]) as operator admin.
     ``mine`` produces each block (default :func:`mine_block`).
     """
     accounts = w3.eth.accounts
@@ -232,6 +233,7 @@ def deploy_all(
         "Bytes32MetaToken": send_deploy(w3, "Bytes32MetaToken", PLAIN_TOKEN_SUPPLY, sender=deployer),
         "NoDecimalsToken": send_deploy(w3, "NoDecimalsToken", PLAIN_TOKEN_SUPPLY, sender=deployer),
         "HostileToken": send_deploy(w3, "HostileToken", PLAIN_TOKEN_SUPPLY, sender=deployer),
+        "DevnetNFT": send_deploy(w3, "DevnetNFT", sender=deployer),  # no tokens yet: the owner mints
     }
     mine(w3)
     for name, tx_hash in pending.items():

@@ -51,3 +51,22 @@ def test_hemibtc_is_the_managers_token(w3: Web3, deployment: dict[str, str]) -> 
     )
     assert token.functions.tunnelManager().call() == manager.address
     assert manager.functions.vaultCounter().call() >= 1
+
+
+def test_the_nft_is_an_erc721_whose_transfer_has_the_token_id_in_topic3(w3: Web3, deployment: dict[str, str]) -> None:
+    nft = contract_at(w3, "DevnetNFT", deployment["DevnetNFT"])
+    assert (nft.functions.name().call(), nft.functions.symbol().call()) == ("Devnet NFT", "dNFT")
+    supports = nft.functions.supportsInterface
+    assert supports(bytes.fromhex("80ac58cd")).call() and supports(bytes.fromhex("01ffc9a7")).call()
+    assert not supports(bytes.fromhex("ffffffff")).call()
+    owner, holder, receiver = w3.eth.accounts[0], w3.eth.accounts[8], w3.eth.accounts[9]
+    token_id = 2**255 + 3
+    transact(w3, nft.functions.mint(holder, token_id), owner)
+    receipt = transact(w3, nft.functions.safeTransferFrom(holder, receiver, token_id), holder)
+    [log] = receipt["logs"]
+    assert len(log["topics"]) == 4 and bytes(log["data"]) == b""
+    assert int.from_bytes(log["topics"][3], "big") == token_id
+    assert nft.functions.ownerOf(token_id).call() == receiver
+    assert nft.functions.balanceOf(holder).call() == 0
+    with pytest.raises(Exception, match="only the owner"):
+        nft.functions.mint(holder, 1).call({"from": holder})
