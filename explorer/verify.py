@@ -245,7 +245,12 @@ class _Verifier:
                 for log in receipt.logs
                 if log.address == manager and log.topics[:1] == (DEPOSIT_CONFIRMED_TOPIC,)
             ]
-            transfers = [t for t in map(decode_transfer, receipt.logs) if t is not None and t.token == hemibtc]
+            # Only hemiBTC's logs matter; another contract's odd Transfer must not fail the link.
+            transfers = [
+                t
+                for t in map(decode_transfer, (log for log in receipt.logs if log.address == hemibtc))
+                if t is not None
+            ]
         except EventDecodeError as exc:
             raise LinkFailed(link, f"malformed log: {exc}") from exc
         if len(confirmed) != 1:
