@@ -16,7 +16,6 @@ from explorer.serializers import provenance_json
 from hemiscope import networks
 from indexer.hemi.models import Block, DepositConfirmation
 
-
 # Rows whose verdict is computed live (about 15 indexed queries each). Materialised verdicts,
 # refreshed by a worker as blocks arrive, would lift this; until then lists stay short.
 LIVE_VERDICT_ROWS = 25
