@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import rlp
-
 from indexer.hashing import keccak256
 from indexer.hemi.mpt import ordered_trie_proof, ordered_trie_root, verify_ordered_proof
 from indexer.hemi.records import HemiBlock, HemiReceipt, HemiTransaction, Withdrawal
-from indexer.hemi.rlpcodec import encode_receipt, encode_transaction, int_to_be
+from indexer.hemi.rlpcodec import encode_receipt, encode_transaction
+from indexer.hemi.rlpfast import encode_list
 
 
 class HeaderEncodeError(ValueError):
@@ -54,9 +53,9 @@ class RootMismatch(ValueError):
         )
 
 
-def header_fields(block: HemiBlock) -> list[bytes]:
-    """The header's RLP items in consensus order, as bytes."""
-    fields = [
+def header_fields(block: HemiBlock) -> list[bytes | int]:
+    """The header's RLP items in consensus order (ints encode as minimal big-endian strings)."""
+    fields: list[bytes | int] = [
         block.parent_hash,
         block.sha3_uncles,
         block.miner,
@@ -64,20 +63,20 @@ def header_fields(block: HemiBlock) -> list[bytes]:
         block.transactions_root,
         block.receipts_root,
         block.logs_bloom,
-        int_to_be(block.difficulty),
-        int_to_be(block.number),
-        int_to_be(block.gas_limit),
-        int_to_be(block.gas_used),
-        int_to_be(block.timestamp),
+        block.difficulty,
+        block.number,
+        block.gas_limit,
+        block.gas_used,
+        block.timestamp,
         block.extra_data,
         block.mix_hash,
         block.nonce,  # [8]byte in go: always an 8-byte string, even when zero
     ]
-    optional: list[tuple[str, bytes | None]] = [
-        ("baseFeePerGas", None if block.base_fee_per_gas is None else int_to_be(block.base_fee_per_gas)),
+    optional: list[tuple[str, bytes | int | None]] = [
+        ("baseFeePerGas", block.base_fee_per_gas),
         ("withdrawalsRoot", block.withdrawals_root),
-        ("blobGasUsed", None if block.blob_gas_used is None else int_to_be(block.blob_gas_used)),
-        ("excessBlobGas", None if block.excess_blob_gas is None else int_to_be(block.excess_blob_gas)),
+        ("blobGasUsed", block.blob_gas_used),
+        ("excessBlobGas", block.excess_blob_gas),
         ("parentBeaconBlockRoot", block.parent_beacon_block_root),
         ("requestsHash", block.requests_hash),
     ]
@@ -93,7 +92,7 @@ def header_fields(block: HemiBlock) -> list[bytes]:
 
 
 def encode_header(block: HemiBlock) -> bytes:
-    return rlp.encode(header_fields(block))
+    return encode_list(header_fields(block))
 
 
 def compute_block_hash(block: HemiBlock) -> bytes:
@@ -125,14 +124,7 @@ def compute_receipts_root(receipts: Sequence[HemiReceipt]) -> bytes:
 
 def compute_withdrawals_root(withdrawals: Sequence[Withdrawal]) -> bytes:
     """EIP-4895 withdrawals trie (empty on Hemi; checked on L1 data in tests)."""
-    return ordered_trie_root(
-        [
-            rlp.encode(
-                [int_to_be(w.index), int_to_be(w.validator_index), w.address, int_to_be(w.amount_gwei)]
-            )
-            for w in withdrawals
-        ]
-    )
+    return ordered_trie_root([encode_list([w.index, w.validator_index, w.address, w.amount_gwei]) for w in withdrawals])
 
 
 def verify_transactions_root(block: HemiBlock) -> None:

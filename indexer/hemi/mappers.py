@@ -17,7 +17,6 @@ Hemi-specific transaction types (op-geth, see spec §5.2/§5.3):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,6 +60,7 @@ __all__ = [
     "HemiLog",
     "HemiReceipt",
     "HemiTransaction",
+    "ValueCache",
     "Withdrawal",
     "map_block",
     "map_log",
@@ -75,9 +75,8 @@ __all__ = [
 UINT64_BITS = 64
 UINT256_BITS = 256
 
-# hexutil accepts upper- and lower-case digits but nothing else (no "_", "+", spaces).
-_QUANTITY_RE = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)")
-_DATA_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+# hexutil accepts upper- and lower-case digits but nothing else (no "_", "+", spaces); the
+# parsers below enforce exactly that without a regex.
 
 
 class HemiDecodeError(ValueError):
@@ -93,24 +92,45 @@ class HemiDecodeError(ValueError):
 
 
 def parse_quantity(value: Any, field: str, bits: int = UINT256_BITS) -> int:
-    """A JSON-RPC QUANTITY (``"0x1a"``) as an int that must fit in ``bits`` bits."""
+    """A JSON-RPC QUANTITY (``"0x1a"``) as an int that must fit in ``bits`` bits.
+
+    No regex (this runs a few dozen times per transaction): ``int(…, 16)`` also accepts
+    signs, underscores, whitespace, a second ``0x`` and non-ASCII digits, but each of those
+    - like a leading zero - makes the text longer than the minimal hex form of the number,
+    so "ASCII and exactly minimal length" is the same check as ``0x(0|[1-9a-fA-F][0-9a-fA-F]*)``.
+    """
     if not isinstance(value, str):
         raise HemiDecodeError(field, f"expected a hex quantity string, got {type(value).__name__}")
-    if not _QUANTITY_RE.fullmatch(value):
-        raise HemiDecodeError(field, f"malformed hex quantity {value[:80]!r}")
-    number = int(value[2:], 16)
+    digits = value[2:]
+    try:
+        if value[:2] != "0x" or not digits.isascii():
+            raise ValueError
+        number = int(digits, 16)
+        if len(digits) != ((number.bit_length() + 3) >> 2 or 1):
+            raise ValueError
+    except ValueError:
+        raise HemiDecodeError(field, f"malformed hex quantity {value[:80]!r}") from None
     if number.bit_length() > bits:
         raise HemiDecodeError(field, f"quantity {value} does not fit in uint{bits}")
     return number
 
 
 def parse_data(value: Any, field: str, size: int | None = None) -> bytes:
-    """A JSON-RPC DATA string (``"0x…"``, even length); ``size`` pins the byte length."""
+    """A JSON-RPC DATA string (``"0x…"``, even length); ``size`` pins the byte length.
+
+    ``bytes.fromhex`` rejects odd lengths and non-hex characters but skips whitespace; any
+    skipped character makes the result shorter than half the text, which is checked.
+    """
     if not isinstance(value, str):
         raise HemiDecodeError(field, f"expected a hex data string, got {type(value).__name__}")
-    if not _DATA_RE.fullmatch(value):
-        raise HemiDecodeError(field, f"malformed hex data {value[:80]!r}")
-    raw = bytes.fromhex(value[2:])
+    try:
+        if value[:2] != "0x":
+            raise ValueError
+        raw = bytes.fromhex(value[2:])
+        if 2 * len(raw) + 2 != len(value):
+            raise ValueError
+    except ValueError:
+        raise HemiDecodeError(field, f"malformed hex data {value[:80]!r}") from None
     if size is not None and len(raw) != size:
         raise HemiDecodeError(field, f"expected {size} bytes, got {len(raw)}")
     return raw
@@ -130,14 +150,112 @@ def _req(obj: Mapping[str, Any], key: str, prefix: str) -> Any:
     return obj[key]
 
 
-def _opt_quantity(obj: Mapping[str, Any], key: str, prefix: str, bits: int = UINT256_BITS) -> int | None:
-    value = obj.get(key)
-    return None if value is None else parse_quantity(value, prefix + key, bits)
+class ValueCache:
+    """Parsed values of the JSON strings that repeat across one block's transactions, receipts
+    and logs: the block hash and number, transaction hashes and positions, addresses, topics.
+
+    Equal strings parse to equal values, so reusing the first parse changes nothing but the
+    cost; the repeats also become one object, which a fetch worker then pickles once.
+    """
+
+    __slots__ = ("addresses", "hashes", "quantities")
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, bytes] = {}
+        self.hashes: dict[str, bytes] = {}
+        self.quantities: dict[str, int] = {}
 
 
-def _opt_hash(obj: Mapping[str, Any], key: str, prefix: str) -> bytes | None:
+def _memos(cache: ValueCache | None) -> tuple[dict[str, bytes] | None, dict[str, bytes] | None, dict[str, int] | None]:
+    """(hashes, addresses, quantities) memo dicts, or Nones without a cache."""
+    return (None, None, None) if cache is None else (cache.hashes, cache.addresses, cache.quantities)
+
+
+# The helpers below are the mappers' hot path (about forty fields per transaction): a valid
+# value is accepted by an inline check equivalent to parse_quantity/parse_data (see there), and
+# anything else goes through those functions, which raise the precise error. The field name
+# (prefix + key) is only built on that slow path. ``memo`` (one of a ValueCache's dicts, or
+# None) remembers accepted strings.
+
+
+def _q(
+    obj: Mapping[str, Any], key: str, prefix: str, bits: int = UINT256_BITS, memo: dict[str, int] | None = None
+) -> int:
+    """A required quantity."""
     value = obj.get(key)
-    return None if value is None else parse_hash(value, prefix + key)
+    if value.__class__ is str:
+        if memo is not None:
+            number = memo.get(value)
+            if number is not None and number.bit_length() <= bits:
+                return number
+        try:
+            number = int(value, 16)  # also takes the 0x prefix; the checks below pin the form
+        except ValueError:
+            number = -1
+        if (
+            number >= 0
+            and value[1:2] == "x"
+            and len(value) == 2 + ((number.bit_length() + 3) >> 2 or 1)
+            and value.isascii()
+            and number.bit_length() <= bits
+        ):
+            if memo is not None:
+                memo[value] = number
+            return number
+    return parse_quantity(_req(obj, key, prefix), prefix + key, bits)
+
+
+def _opt_quantity(
+    obj: Mapping[str, Any], key: str, prefix: str, bits: int = UINT256_BITS, memo: dict[str, int] | None = None
+) -> int | None:
+    return None if obj.get(key) is None else _q(obj, key, prefix, bits, memo)
+
+
+def _data_fast(value: Any, size: int | None) -> bytes | None:
+    """The bytes of a well-formed DATA string of the right size, else None."""
+    if value.__class__ is str and value[:2] == "0x":
+        try:
+            raw = bytes.fromhex(value[2:])
+        except ValueError:
+            return None
+        if 2 * len(raw) + 2 == len(value) and (size is None or len(raw) == size):
+            return raw
+    return None
+
+
+def _d(
+    obj: Mapping[str, Any], key: str, prefix: str, size: int | None = None, memo: dict[str, bytes] | None = None
+) -> bytes:
+    """A required DATA field (``size`` bytes when given; ``memo`` holds values of that size only)."""
+    value = obj.get(key)
+    if memo is not None and value.__class__ is str:
+        raw = memo.get(value)
+        if raw is None:
+            raw = _data_fast(value, size)
+            if raw is not None:
+                memo[value] = raw
+    else:
+        raw = _data_fast(value, size)
+    return raw if raw is not None else parse_data(_req(obj, key, prefix), prefix + key, size)
+
+
+def _opt_hash(obj: Mapping[str, Any], key: str, prefix: str, memo: dict[str, bytes] | None = None) -> bytes | None:
+    return None if obj.get(key) is None else _d(obj, key, prefix, 32, memo)
+
+
+def _hash_items(values: list[Any], field: str, memo: dict[str, bytes] | None = None) -> tuple[bytes, ...]:
+    """A list of 32-byte hashes (topics, storage keys, blob hashes); ``field[i]`` names a bad one."""
+    out = []
+    for i, value in enumerate(values):
+        raw = memo.get(value) if memo is not None and value.__class__ is str else None
+        if raw is None:
+            raw = _data_fast(value, 32)
+            if raw is None:
+                raw = parse_hash(value, f"{field}[{i}]")
+            elif memo is not None:
+                memo[value] = raw
+        out.append(raw)
+    return tuple(out)
 
 
 def _expect_mapping(obj: Any, field: str) -> Mapping[str, Any]:
@@ -155,7 +273,9 @@ def _expect_list(obj: Any, field: str) -> list[Any]:
 # --------------------------------------------------------------------------- mappers
 
 
-def map_log(obj: Any, prefix: str = "") -> HemiLog:
+def map_log(obj: Any, prefix: str = "", cache: ValueCache | None = None) -> HemiLog:
+    """Map one log object; ``cache`` shares parsed repeats within a block (see ValueCache)."""
+    hashes, addresses, quantities = _memos(cache)
     obj = _expect_mapping(obj, prefix.rstrip(".") or "log")
     topics_raw = _expect_list(_req(obj, "topics", prefix), prefix + "topics")
     if len(topics_raw) > 4:
@@ -164,14 +284,14 @@ def map_log(obj: Any, prefix: str = "") -> HemiLog:
     if not isinstance(removed, bool):
         raise HemiDecodeError(prefix + "removed", "expected a boolean")
     return HemiLog(
-        address=parse_address(_req(obj, "address", prefix), prefix + "address"),
-        topics=tuple(parse_hash(t, f"{prefix}topics[{i}]") for i, t in enumerate(topics_raw)),
-        data=parse_data(_req(obj, "data", prefix), prefix + "data"),
+        address=_d(obj, "address", prefix, 20, addresses),
+        topics=_hash_items(topics_raw, prefix + "topics", hashes),
+        data=_d(obj, "data", prefix),
         log_index=_opt_quantity(obj, "logIndex", prefix, UINT64_BITS),
-        transaction_index=_opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS),
-        transaction_hash=_opt_hash(obj, "transactionHash", prefix),
-        block_hash=_opt_hash(obj, "blockHash", prefix),
-        block_number=_opt_quantity(obj, "blockNumber", prefix, UINT64_BITS),
+        transaction_index=_opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities),
+        transaction_hash=_opt_hash(obj, "transactionHash", prefix, hashes),
+        block_hash=_opt_hash(obj, "blockHash", prefix, hashes),
+        block_number=_opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities),
         removed=removed,
     )
 
@@ -183,10 +303,8 @@ def _map_access_list(value: Any, field: str) -> tuple[AccessListEntry, ...]:
         keys = _expect_list(_req(item, "storageKeys", f"{field}[{i}]."), f"{field}[{i}].storageKeys")
         entries.append(
             AccessListEntry(
-                address=parse_address(_req(item, "address", f"{field}[{i}]."), f"{field}[{i}].address"),
-                storage_keys=tuple(
-                    parse_hash(k, f"{field}[{i}].storageKeys[{j}]") for j, k in enumerate(keys)
-                ),
+                address=_d(item, "address", f"{field}[{i}].", 20),
+                storage_keys=_hash_items(keys, f"{field}[{i}].storageKeys"),
             )
         )
     return tuple(entries)
@@ -225,7 +343,9 @@ def _y_parity(obj: Mapping[str, Any], prefix: str) -> int:
     return parity
 
 
-def _to_address(obj: Mapping[str, Any], prefix: str, *, required: bool) -> bytes | None:
+def _to_address(
+    obj: Mapping[str, Any], prefix: str, *, required: bool, memo: dict[str, bytes] | None = None
+) -> bytes | None:
     value = obj.get("to")
     if value is None:
         if required:
@@ -233,29 +353,30 @@ def _to_address(obj: Mapping[str, Any], prefix: str, *, required: bool) -> bytes
                 prefix + "to", "this transaction type cannot create contracts; 'to' is null"
             )
         return None
-    return parse_address(value, prefix + "to")
+    return _d(obj, "to", prefix, 20, memo)
 
 
-def map_transaction(obj: Any, prefix: str = "") -> HemiTransaction:
+def map_transaction(obj: Any, prefix: str = "", cache: ValueCache | None = None) -> HemiTransaction:
     """Map one ``eth_getTransactionBy*`` object (or a block's full transaction entry)."""
+    hashes, addresses, quantities = _memos(cache)
     obj = _expect_mapping(obj, prefix.rstrip(".") or "transaction")
-    tx_type = parse_quantity(_req(obj, "type", prefix), prefix + "type", 8) if "type" in obj else LEGACY_TX
+    tx_type = _q(obj, "type", prefix, 8) if "type" in obj else LEGACY_TX
     if tx_type not in KNOWN_TX_TYPES:
         raise HemiDecodeError(prefix + "type", f"unsupported transaction type 0x{tx_type:02x}")
 
     def q(key: str, bits: int = UINT256_BITS) -> int:
-        return parse_quantity(_req(obj, key, prefix), prefix + key, bits)
+        return _q(obj, key, prefix, bits)
 
     common: dict[str, Any] = {
-        "hash": parse_hash(_req(obj, "hash", prefix), prefix + "hash"),
+        "hash": _d(obj, "hash", prefix, 32, hashes),
         "tx_type": tx_type,
-        "from_address": parse_address(_req(obj, "from", prefix), prefix + "from"),
+        "from_address": _d(obj, "from", prefix, 20, addresses),
         "gas": q("gas", UINT64_BITS),
-        "input": parse_data(_req(obj, "input", prefix), prefix + "input"),
+        "input": _d(obj, "input", prefix),
         "gas_price": _opt_quantity(obj, "gasPrice", prefix),
-        "block_hash": _opt_hash(obj, "blockHash", prefix),
-        "block_number": _opt_quantity(obj, "blockNumber", prefix, UINT64_BITS),
-        "transaction_index": _opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS),
+        "block_hash": _opt_hash(obj, "blockHash", prefix, hashes),
+        "block_number": _opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities),
+        "transaction_index": _opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities),
     }
 
     if tx_type == DEPOSIT_TX:
@@ -264,7 +385,7 @@ def map_transaction(obj: Any, prefix: str = "") -> HemiTransaction:
             raise HemiDecodeError(prefix + "isSystemTx", "expected a boolean")
         return HemiTransaction(
             **common,
-            to_address=_to_address(obj, prefix, required=False),
+            to_address=_to_address(obj, prefix, memo=addresses, required=False),
             # op-geth prints the deposit nonce from the receipt; pending deposits may lack it.
             nonce=_opt_quantity(obj, "nonce", prefix, UINT64_BITS) or 0,
             value=q("value"),
@@ -283,7 +404,7 @@ def map_transaction(obj: Any, prefix: str = "") -> HemiTransaction:
             raise HemiDecodeError(prefix + "value", f"type 0x{tx_type:02x} carries no value, got {value}")
         return HemiTransaction(
             **common,
-            to_address=_to_address(obj, prefix, required=False),
+            to_address=_to_address(obj, prefix, memo=addresses, required=False),
             nonce=_opt_quantity(obj, "nonce", prefix, UINT64_BITS) or 0,
             value=0,
         )
@@ -298,7 +419,7 @@ def map_transaction(obj: Any, prefix: str = "") -> HemiTransaction:
         return HemiTransaction(
             **common,
             **signed,
-            to_address=_to_address(obj, prefix, required=False),
+            to_address=_to_address(obj, prefix, memo=addresses, required=False),
             v=q("v"),
             chain_id=_opt_quantity(obj, "chainId", prefix),
         )
@@ -314,28 +435,26 @@ def map_transaction(obj: Any, prefix: str = "") -> HemiTransaction:
     if tx_type == ACCESS_LIST_TX:
         if common["gas_price"] is None:
             raise HemiDecodeError(prefix + "gasPrice", "missing required field")
-        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, required=False))
+        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, memo=addresses, required=False))
 
     typed["max_fee_per_gas"] = q("maxFeePerGas")
     typed["max_priority_fee_per_gas"] = q("maxPriorityFeePerGas")
     if tx_type == DYNAMIC_FEE_TX:
-        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, required=False))
+        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, memo=addresses, required=False))
     if tx_type == BLOB_TX:
         hashes = _expect_list(_req(obj, "blobVersionedHashes", prefix), prefix + "blobVersionedHashes")
         return HemiTransaction(
             **common,
             **typed,
-            to_address=_to_address(obj, prefix, required=True),
+            to_address=_to_address(obj, prefix, memo=addresses, required=True),
             max_fee_per_blob_gas=q("maxFeePerBlobGas"),
-            blob_versioned_hashes=tuple(
-                parse_hash(h, f"{prefix}blobVersionedHashes[{i}]") for i, h in enumerate(hashes)
-            ),
+            blob_versioned_hashes=_hash_items(hashes, prefix + "blobVersionedHashes"),
         )
     # SET_CODE_TX
     return HemiTransaction(
         **common,
         **typed,
-        to_address=_to_address(obj, prefix, required=True),
+        to_address=_to_address(obj, prefix, memo=addresses, required=True),
         authorization_list=_map_authorizations(
             _req(obj, "authorizationList", prefix), prefix + "authorizationList"
         ),
@@ -352,7 +471,7 @@ def _map_withdrawal(obj: Any, p: str) -> Withdrawal:
     )
 
 
-def map_block(obj: Any) -> HemiBlock:
+def map_block(obj: Any, cache: ValueCache | None = None) -> HemiBlock:
     """Map an ``eth_getBlockBy*`` reply (full transactions or hashes only).
 
     Full transaction entries must point back at this block (blockHash, blockNumber and a
@@ -368,6 +487,9 @@ def map_block(obj: Any) -> HemiBlock:
 
     block_hash = h("hash")
     number = q("number")
+    if cache is not None:  # every transaction, receipt and log repeats these two
+        cache.hashes[obj["hash"]] = block_hash
+        cache.quantities[obj["number"]] = number
     txs_raw = _expect_list(_req(obj, "transactions", ""), "transactions")
     transactions: tuple[HemiTransaction, ...] | None
     if not txs_raw:
@@ -377,7 +499,7 @@ def map_block(obj: Any) -> HemiBlock:
         transactions = None
         tx_hashes = tuple(parse_hash(t, f"transactions[{i}]") for i, t in enumerate(txs_raw))
     elif all(isinstance(t, Mapping) for t in txs_raw):
-        transactions = tuple(map_transaction(t, f"transactions[{i}].") for i, t in enumerate(txs_raw))
+        transactions = tuple(map_transaction(t, f"transactions[{i}].", cache) for i, t in enumerate(txs_raw))
         for i, tx in enumerate(transactions):
             if tx.block_hash != block_hash or tx.block_number != number or tx.transaction_index != i:
                 raise HemiDecodeError(f"transactions[{i}]", "does not point back at this block and position")
@@ -423,13 +545,14 @@ def map_block(obj: Any) -> HemiBlock:
     )
 
 
-def map_receipt(obj: Any) -> HemiReceipt:
+def map_receipt(obj: Any, cache: ValueCache | None = None) -> HemiReceipt:
     """Map an ``eth_getTransactionReceipt`` reply (or one item of ``eth_getBlockReceipts``)."""
+    hashes, addresses, quantities = _memos(cache)
     obj = _expect_mapping(obj, "receipt")
     p = ""
 
-    def q(key: str, bits: int = UINT64_BITS) -> int:
-        return parse_quantity(_req(obj, key, p), key, bits)
+    def q(key: str, bits: int = UINT64_BITS, memo: dict[str, int] | None = None) -> int:
+        return _q(obj, key, p, bits, memo)
 
     status = _opt_quantity(obj, "status", p, UINT64_BITS)
     root = obj.get("root")
@@ -447,21 +570,21 @@ def map_receipt(obj: Any) -> HemiReceipt:
     if tx_type not in KNOWN_TX_TYPES:
         raise HemiDecodeError("type", f"unsupported receipt type 0x{tx_type:02x}")
     return HemiReceipt(
-        transaction_hash=parse_hash(_req(obj, "transactionHash", p), "transactionHash"),
-        transaction_index=q("transactionIndex"),
-        block_hash=parse_hash(_req(obj, "blockHash", p), "blockHash"),
-        block_number=q("blockNumber"),
+        transaction_hash=_d(obj, "transactionHash", p, 32, hashes),
+        transaction_index=q("transactionIndex", memo=quantities),
+        block_hash=_d(obj, "blockHash", p, 32, hashes),
+        block_number=q("blockNumber", memo=quantities),
         tx_type=tx_type,
-        from_address=parse_address(_req(obj, "from", p), "from"),
-        to_address=None if obj.get("to") is None else parse_address(obj["to"], "to"),
-        contract_address=None if contract is None else parse_address(contract, "contractAddress"),
+        from_address=_d(obj, "from", p, 20, addresses),
+        to_address=None if obj.get("to") is None else _d(obj, "to", p, 20, addresses),
+        contract_address=None if contract is None else _d(obj, "contractAddress", p, 20, addresses),
         status=status,
         root=root_bytes,
         cumulative_gas_used=q("cumulativeGasUsed"),
         gas_used=q("gasUsed"),
         effective_gas_price=_opt_quantity(obj, "effectiveGasPrice", p),
-        logs_bloom=parse_data(_req(obj, "logsBloom", p), "logsBloom", 256),
-        logs=tuple(map_log(log, f"logs[{i}].") for i, log in enumerate(logs)),
+        logs_bloom=_d(obj, "logsBloom", p, 256),
+        logs=tuple(map_log(log, f"logs[{i}].", cache) for i, log in enumerate(logs)),
         blob_gas_used=_opt_quantity(obj, "blobGasUsed", p, UINT64_BITS),
         blob_gas_price=_opt_quantity(obj, "blobGasPrice", p),
         deposit_nonce=_opt_quantity(obj, "depositNonce", p, UINT64_BITS),

@@ -54,8 +54,14 @@ class Block(models.Model):
         return f"hemi block {self.number} 0x{bytes(self.hash).hex()}"
 
 
+# Ingest-path tables: a ForeignKey whose column leads a composite index or unique constraint
+# gets no index of its own (db_index=False) - the composite serves every lookup by it, and each
+# index is one more btree insert per row (50+ rows per block).
+
+
 class Transaction(models.Model):
-    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="transactions")
+    # Indexed by hemi_tx_position (block, index).
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="transactions", db_index=False)
     hash = models.BinaryField(max_length=32)
     index = models.IntegerField()
     type = models.SmallIntegerField()  # 0,1,2,3,4; 0x7E OP deposit; 0x7C/0x7D Hemi system txs
@@ -92,7 +98,8 @@ class Transaction(models.Model):
 
 class Log(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="logs")
-    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="logs")
+    # Indexed by hemi_log_position (block, log_index).
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="logs", db_index=False)
     log_index = models.IntegerField()
     address = models.BinaryField(max_length=20)
     topic0 = models.BinaryField(max_length=32, null=True)
@@ -136,7 +143,8 @@ class Token(models.Model):
 
 class TokenTransfer(models.Model):
     log = models.OneToOneField(Log, on_delete=models.CASCADE, related_name="transfer")
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="transfers")
+    # Indexed by hemi_transfer_from (token, sender) and hemi_transfer_to (token, recipient).
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="transfers", db_index=False)
     block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="token_transfers")
     sender = models.BinaryField(max_length=20)
     recipient = models.BinaryField(max_length=20)
@@ -156,7 +164,8 @@ class TokenTransfer(models.Model):
 class TokenBalance(models.Model):
     """Holder balance derived from canonical transfers; recomputed for touched holders on reorg."""
 
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="balances")
+    # Indexed by hemi_balance_unique (token, holder).
+    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="balances", db_index=False)
     holder = models.BinaryField(max_length=20)
     balance = models.DecimalField(**U256)
 

@@ -20,14 +20,11 @@ key, root first (the same set go-ethereum's ``trie.Prove`` emits).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
-import rlp
-from rlp.exceptions import DecodingError
 
 from indexer.hashing import keccak256
+from indexer.hemi.rlpfast import EMPTY_STRING, encode_int, encode_string, wrap_list
 
-EMPTY_TRIE_ROOT = keccak256(rlp.encode(b""))  # 0x56e81f17…b421
+EMPTY_TRIE_ROOT = keccak256(EMPTY_STRING)  # 0x56e81f17…b421
 
 
 class ProofError(ValueError):
@@ -65,137 +62,143 @@ def hex_prefix_decode(data: bytes) -> tuple[tuple[int, ...], bool]:
 
 
 # --------------------------------------------------------------------------- building
+#
+# Nodes are built bottom-up straight into their RLP bytes: a key is its hex string (one
+# character per nibble, and hex digits sort like nibbles), a child is referenced by its own
+# encoding when that is shorter than 32 bytes (an RLP list, so it embeds as an item as is) and
+# by ``0xa0 || keccak256`` otherwise. No node objects: the roots of every block's
+# transactions and receipts tries are computed on the ingest path.
+
+_HASH_REF = b"\xa0"  # RLP prefix of a 32-byte string
 
 
-@dataclass(slots=True)
-class _Node:
-    """A built node: its RLP structure and, lazily, the encoding."""
-
-    structure: list
-    children: dict[int, _Node]  # nibble (0-15) for branches, 0 for an extension's child
-    kind: str  # "leaf" | "ext" | "branch"
-    path: tuple[int, ...] = ()
-    _encoded: bytes | None = None
-
-    @property
-    def encoded(self) -> bytes:
-        if self._encoded is None:
-            self._encoded = rlp.encode(self.structure)
-        return self._encoded
-
-    def ref(self) -> bytes | list:
-        enc = self.encoded
-        return self.structure if len(enc) < 32 else keccak256(enc)
+def _ref(encoded: bytes) -> bytes:
+    return encoded if len(encoded) < 32 else _HASH_REF + keccak256(encoded)
 
 
-def _common_prefix_len(keys: Sequence[tuple[int, ...]], depth: int) -> int:
-    first = keys[0]
-    n = len(first) - depth
-    for key in keys[1:]:
-        n = min(n, len(key) - depth)
-        i = 0
-        while i < n and key[depth + i] == first[depth + i]:
-            i += 1
-        n = i
-    return n
+def _hex_prefix(path: str, is_leaf: bool) -> bytes:
+    """``hex_prefix_encode`` of a hex-string path, already RLP-encoded as a string item."""
+    if len(path) % 2:
+        return encode_string(bytes.fromhex(("3" if is_leaf else "1") + path))
+    return encode_string(bytes.fromhex(("20" if is_leaf else "00") + path))
 
 
-def _build(items: Sequence[tuple[tuple[int, ...], bytes]], depth: int) -> _Node:
-    """Build the sub-trie of ``items`` (sorted, unique, all sharing ``key[:depth]``)."""
+def _encode_node(items: Sequence[tuple[str, bytes]], depth: int, target: str | None, proof: list[bytes]) -> bytes:
+    """RLP of the sub-trie of ``items`` (sorted, unique, all sharing ``key[:depth]``).
+
+    ``target`` is the key being proven when that key lies in this sub-trie: every node on its
+    path that its parent references by hash is appended to ``proof`` (deepest first).
+    """
     if len(items) == 1:
         key, value = items[0]
-        path = key[depth:]
-        return _Node([hex_prefix_encode(path, True), value], {}, "leaf", path)
-    shared = _common_prefix_len([k for k, _ in items], depth)
-    if shared:
-        child = _build(items, depth + shared)
-        path = items[0][0][depth : depth + shared]
-        return _Node([hex_prefix_encode(path, False), child.ref()], {0: child}, "ext", path)
-    slots: list = [b""] * 17
-    children: dict[int, _Node] = {}
-    start = 0
+        encoded = wrap_list(_hex_prefix(key[depth:], True) + encode_string(value))
+    else:
+        first, last = items[0][0], items[-1][0]  # sorted: the shared prefix of all is theirs
+        shared, limit = 0, min(len(first), len(last)) - depth
+        while shared < limit and first[depth + shared] == last[depth + shared]:
+            shared += 1
+        if shared:
+            child = _encode_node(items, depth + shared, target, proof)
+            encoded = wrap_list(_hex_prefix(first[depth : depth + shared], False) + _ref(child))
+        else:
+            encoded = _encode_branch(items, depth, target, proof)
+    if target is not None and len(encoded) >= 32:
+        proof.append(encoded)
+    return encoded
+
+
+def _encode_branch(items: Sequence[tuple[str, bytes]], depth: int, target: str | None, proof: list[bytes]) -> bytes:
+    slots = [EMPTY_STRING] * 16
+    value = EMPTY_STRING
+    i, n = 0, len(items)
     if len(items[0][0]) == depth:  # a key ending here stores its value in the branch
-        slots[16] = items[0][1]
-        start = 1
-    i = start
-    while i < len(items):
+        value = encode_string(items[0][1])
+        i = 1
+    while i < n:
         nibble = items[i][0][depth]
-        j = i
-        while j < len(items) and items[j][0][depth] == nibble:
+        j = i + 1
+        while j < n and items[j][0][depth] == nibble:
             j += 1
-        child = _build(items[i:j], depth + 1)
-        children[nibble] = child
-        slots[nibble] = child.ref()
+        on_path = target is not None and len(target) > depth and target[depth] == nibble
+        slots[int(nibble, 16)] = _ref(_encode_node(items[i:j], depth + 1, target if on_path else None, proof))
         i = j
-    return _Node(slots, children, "branch")
+    return wrap_list(b"".join(slots) + value)
 
 
-def _prepare(items: Mapping[bytes, bytes]) -> list[tuple[tuple[int, ...], bytes]]:
+def _prepare(items: Mapping[bytes, bytes]) -> list[tuple[str, bytes]]:
     for key, value in items.items():
         if not value:
             # go-ethereum treats an empty value as deletion; a trie cannot hold one.
             raise ValueError(f"empty value for key 0x{key.hex()} cannot be stored in a trie")
-    return sorted((bytes_to_nibbles(k), v) for k, v in items.items())
-
-
-def _root_node(items: Mapping[bytes, bytes]) -> _Node | None:
-    prepared = _prepare(items)
-    return _build(prepared, 0) if prepared else None
+    return sorted((k.hex(), v) for k, v in items.items())
 
 
 def trie_root(items: Mapping[bytes, bytes]) -> bytes:
-    root = _root_node(items)
-    return EMPTY_TRIE_ROOT if root is None else keccak256(root.encoded)
+    prepared = _prepare(items)
+    if not prepared:
+        return EMPTY_TRIE_ROOT
+    return keccak256(_encode_node(prepared, 0, None, []))
 
 
 def trie_proof(items: Mapping[bytes, bytes], key: bytes) -> list[bytes]:
     """Inclusion proof for ``key``: hashed nodes from the root down, root first.
 
-    1. Build the whole trie.
-    2. Walk from the root along the key's nibbles.
-    3. Emit every node on the way that its parent references by hash (the root always);
-       inline nodes travel inside their parent's encoding.
+    1. Build the whole trie, telling the builder which key is proven.
+    2. Every node on the key's path that its parent references by hash is collected as it is
+       built (deepest first); inline nodes travel inside their parent's encoding.
+    3. The root always belongs to the proof, even when shorter than 32 bytes; reverse.
     """
     if key not in items:
         raise KeyError(f"key 0x{key.hex()} is not in the trie")
-    node = _root_node(items)
-    assert node is not None
-    nibbles = bytes_to_nibbles(key)
-    proof = [node.encoded]
-    depth = 0
-    while node.kind != "leaf":
-        if node.kind == "ext":
-            depth += len(node.path)
-            node = node.children[0]
-        elif depth == len(nibbles):  # value sits in this branch
-            break
-        else:
-            node = node.children[nibbles[depth]]
-            depth += 1
-        if len(node.encoded) >= 32:
-            proof.append(node.encoded)
-    return proof
+    proof: list[bytes] = []
+    root = _encode_node(_prepare(items), 0, key.hex(), proof)
+    if len(root) < 32:
+        proof.append(root)
+    return proof[::-1]
+
+
+# rlp(i) as a hex key for i = 0, 1, 2, ... (grown on demand, shared by every block).
+_INDEX_KEYS: list[str] = []
+
+
+def _index_keys(n: int) -> list[str]:
+    if len(_INDEX_KEYS) < n:
+        _INDEX_KEYS.extend(encode_int(i).hex() for i in range(len(_INDEX_KEYS), n))
+    return _INDEX_KEYS
 
 
 def ordered_items(values: Sequence[bytes]) -> dict[bytes, bytes]:
     """Key = rlp(index), the layout of transactionsRoot / receiptsRoot / withdrawalsRoot."""
-    return {rlp.encode(i): v for i, v in enumerate(values)}
+    return {encode_int(i): v for i, v in enumerate(values)}
 
 
 def ordered_trie_root(values: Sequence[bytes]) -> bytes:
-    return trie_root(ordered_items(values))
+    """``trie_root(ordered_items(values))`` without the mapping (one root per block and trie)."""
+    if not values:
+        return EMPTY_TRIE_ROOT
+    keys = _index_keys(len(values))
+    for i, value in enumerate(values):
+        if not value:
+            raise ValueError(f"empty value for key 0x{keys[i]} cannot be stored in a trie")
+    prepared = sorted(zip(keys[: len(values)], values, strict=True))
+    return keccak256(_encode_node(prepared, 0, None, []))
 
 
 def ordered_trie_proof(values: Sequence[bytes], index: int) -> list[bytes]:
     if not 0 <= index < len(values):
         raise IndexError(f"index {index} outside 0..{len(values) - 1}")
-    return trie_proof(ordered_items(values), rlp.encode(index))
+    return trie_proof(ordered_items(values), encode_int(index))
 
 
 # --------------------------------------------------------------------------- verification
 
 
 def _decode_node(encoded: bytes) -> list:
+    # pyrlp (with eth_utils behind it) is imported here, not at module level: fetch worker
+    # processes build tries but never decode proofs, and the import costs ~0.2 s per worker.
+    import rlp
+    from rlp.exceptions import DecodingError
+
     try:
         node = rlp.decode(encoded, strict=True)
     except DecodingError as exc:
@@ -264,4 +267,4 @@ def verify_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes:
 
 
 def verify_ordered_proof(root: bytes, index: int, proof: Sequence[bytes]) -> bytes:
-    return verify_proof(root, rlp.encode(index), proof)
+    return verify_proof(root, encode_int(index), proof)

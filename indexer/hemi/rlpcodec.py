@@ -32,9 +32,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rlp
-from rlp.exceptions import DecodingError
-
 from indexer.hashing import keccak256
 from indexer.hemi.records import (
     ACCESS_LIST_TX,
@@ -48,6 +45,7 @@ from indexer.hemi.records import (
     HemiReceipt,
     HemiTransaction,
 )
+from indexer.hemi.rlpfast import encode_list
 
 # Gas of every 0x7C/0x7D transaction op-node/op-geth build (the Regolith system-tx gas).
 SYSTEM_TX_GAS = 1_000_000
@@ -86,7 +84,7 @@ def _need(value: int | None, name: str, tx_type: int) -> int:
 
 
 def _access_list(entries: tuple[AccessListEntry, ...] | None) -> list:
-    return [[e.address, list(e.storage_keys)] for e in entries or ()]
+    return [[e.address, e.storage_keys] for e in entries or ()]
 
 
 def _to(tx: HemiTransaction) -> bytes:
@@ -94,73 +92,64 @@ def _to(tx: HemiTransaction) -> bytes:
 
 
 def transaction_payload(tx: HemiTransaction) -> list:
-    """The RLP list (bytes and nested lists) that follows the type byte."""
+    """The RLP list that follows the type byte: bytes, non-negative ints (``rlpfast`` encodes
+    an int as its minimal big-endian string) and nested lists."""
     t = tx.tx_type
-    i = int_to_be
+    if t == LEGACY_TX:  # the most common types first: this runs for every transaction
+        return [
+            tx.nonce,
+            _need(tx.gas_price, "gasPrice", t),
+            tx.gas,
+            _to(tx),
+            tx.value,
+            tx.input,
+            _need(tx.v, "v", t),
+            _need(tx.r, "r", t),
+            _need(tx.s, "s", t),
+        ]
     if t in SYSTEM_TX_TYPES:
-        return [_to(tx), i(tx.gas), tx.input]
+        return [_to(tx), tx.gas, tx.input]
     if t == DEPOSIT_TX:
         if tx.source_hash is None:
             raise TransactionEncodeError("deposit transaction needs sourceHash")
         is_system = b"\x01" if tx.is_system_tx else b""  # RLP bool: true = 0x01, false = empty
-        return [
-            tx.source_hash,
-            tx.from_address,
-            _to(tx),
-            i(tx.mint or 0),  # nil and 0 both encode as the empty string
-            i(tx.value),
-            i(tx.gas),
-            is_system,
-            tx.input,
-        ]
-    if t == LEGACY_TX:
-        gas_price = i(_need(tx.gas_price, "gasPrice", t))
-        signature = [i(_need(tx.v, "v", t)), i(_need(tx.r, "r", t)), i(_need(tx.s, "s", t))]
-        return [i(tx.nonce), gas_price, i(tx.gas), _to(tx), i(tx.value), tx.input, *signature]
+        # mint: nil and 0 both encode as the empty string
+        return [tx.source_hash, tx.from_address, _to(tx), tx.mint or 0, tx.value, tx.gas, is_system, tx.input]
 
-    chain_id = i(_need(tx.chain_id, "chainId", t))
-    signature = [i(_need(tx.y_parity, "yParity", t)), i(_need(tx.r, "r", t)), i(_need(tx.s, "s", t))]
+    chain_id = _need(tx.chain_id, "chainId", t)
+    signature = [_need(tx.y_parity, "yParity", t), _need(tx.r, "r", t), _need(tx.s, "s", t)]
     access_list = _access_list(tx.access_list)
     if t == ACCESS_LIST_TX:
-        gas_price = i(_need(tx.gas_price, "gasPrice", t))
-        return [
-            chain_id,
-            i(tx.nonce),
-            gas_price,
-            i(tx.gas),
-            _to(tx),
-            i(tx.value),
-            tx.input,
-            access_list,
-            *signature,
-        ]
-    tip = i(_need(tx.max_priority_fee_per_gas, "maxPriorityFeePerGas", t))
-    fee_cap = i(_need(tx.max_fee_per_gas, "maxFeePerGas", t))
-    body = [chain_id, i(tx.nonce), tip, fee_cap, i(tx.gas), _to(tx), i(tx.value), tx.input, access_list]
+        gas_price = _need(tx.gas_price, "gasPrice", t)
+        return [chain_id, tx.nonce, gas_price, tx.gas, _to(tx), tx.value, tx.input, access_list, *signature]
+    tip = _need(tx.max_priority_fee_per_gas, "maxPriorityFeePerGas", t)
+    fee_cap = _need(tx.max_fee_per_gas, "maxFeePerGas", t)
+    body = [chain_id, tx.nonce, tip, fee_cap, tx.gas, _to(tx), tx.value, tx.input, access_list]
     if t == DYNAMIC_FEE_TX:
         return [*body, *signature]
     if t == BLOB_TX:
         if tx.blob_versioned_hashes is None:
             raise TransactionEncodeError("type 0x03 transaction needs blobVersionedHashes")
-        blob_fee_cap = i(_need(tx.max_fee_per_blob_gas, "maxFeePerBlobGas", t))
-        return [*body, blob_fee_cap, list(tx.blob_versioned_hashes), *signature]
+        blob_fee_cap = _need(tx.max_fee_per_blob_gas, "maxFeePerBlobGas", t)
+        return [*body, blob_fee_cap, tx.blob_versioned_hashes, *signature]
     if t == SET_CODE_TX:
         if tx.authorization_list is None:
             raise TransactionEncodeError("type 0x04 transaction needs authorizationList")
-        auths = [
-            [i(a.chain_id), a.address, i(a.nonce), i(a.y_parity), i(a.r), i(a.s)]
-            for a in tx.authorization_list
-        ]
+        auths = [[a.chain_id, a.address, a.nonce, a.y_parity, a.r, a.s] for a in tx.authorization_list]
         return [*body, auths, *signature]
     raise TransactionEncodeError(f"no encoding for transaction type 0x{t:02x}")
 
 
+# The type byte of each EIP-2718 envelope, prebuilt (one per transaction otherwise).
+_TYPE_BYTE = tuple(bytes((t,)) for t in range(256))
+
+
 def encode_transaction(tx: HemiTransaction) -> bytes:
     """Canonical consensus bytes (what ``eth_getRawTransactionBy*`` returns and the trie stores)."""
-    payload = rlp.encode(transaction_payload(tx))
+    payload = encode_list(transaction_payload(tx))
     if tx.tx_type == LEGACY_TX:
         return payload
-    return bytes([tx.tx_type]) + payload
+    return _TYPE_BYTE[tx.tx_type] + payload
 
 
 def compute_transaction_hash(tx: HemiTransaction) -> bytes:
@@ -184,16 +173,16 @@ def encode_receipt(receipt: HemiReceipt) -> bytes:
         status = receipt.root
     else:
         raise TransactionEncodeError("receipt has neither status nor root")
-    logs = [[log.address, list(log.topics), log.data] for log in receipt.logs]
-    fields: list = [status, int_to_be(receipt.cumulative_gas_used), receipt.logs_bloom, logs]
+    logs = [(log.address, log.topics, log.data) for log in receipt.logs]
+    fields: list = [status, receipt.cumulative_gas_used, receipt.logs_bloom, logs]
     if receipt.tx_type == DEPOSIT_TX and receipt.deposit_receipt_version is not None:
         if receipt.deposit_nonce is None:
             raise TransactionEncodeError("post-Canyon deposit receipt needs depositNonce")
-        fields += [int_to_be(receipt.deposit_nonce), int_to_be(receipt.deposit_receipt_version)]
-    payload = rlp.encode(fields)
+        fields += [receipt.deposit_nonce, receipt.deposit_receipt_version]
+    payload = encode_list(fields)
     if receipt.tx_type == LEGACY_TX:
         return payload
-    return bytes([receipt.tx_type]) + payload
+    return _TYPE_BYTE[receipt.tx_type] + payload
 
 
 # --------------------------------------------------------------------------- 0x7C / 0x7D envelope
@@ -221,7 +210,7 @@ def encode_system_tx(tx_type: int, to_address: bytes | None, gas: int, data: byt
         raise TransactionEncodeError("to must be 20 bytes or None")
     if not 0 <= gas < 2**64:
         raise TransactionEncodeError(f"gas {gas} does not fit in uint64")
-    return bytes([tx_type]) + rlp.encode([to_address or b"", int_to_be(gas), data])
+    return _TYPE_BYTE[tx_type] + encode_list([to_address or b"", gas, data])
 
 
 def decode_system_tx(raw: bytes, expected_type: int | None = None) -> SystemTx:
@@ -233,6 +222,10 @@ def decode_system_tx(raw: bytes, expected_type: int | None = None) -> SystemTx:
         raise SystemTxDecodeError(f"type byte 0x{tx_type:02x} is not 0x7c or 0x7d")
     if expected_type is not None and tx_type != expected_type:
         raise SystemTxDecodeError(f"expected type 0x{expected_type:02x}, got 0x{tx_type:02x}")
+    # Imported here: see mpt._decode_node (fetch workers encode, they never decode).
+    import rlp
+    from rlp.exceptions import DecodingError
+
     try:
         items = rlp.decode(raw[1:], strict=True)
     except DecodingError as exc:

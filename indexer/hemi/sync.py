@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 
 from indexer.hemi import ingest, reorg, tokens_ingest
-from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready
+from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready, process_workers
 from indexer.hemi.models import Block
 from indexer.hemi.rpc import HemiRpc
 from indexer.models import ChainCursor
@@ -133,7 +133,8 @@ def _run(
     writer = _Writer(state, config, _Followups(followups, rpc, network), progress)
     # Daemonic processes (Celery prefork children) may not start child processes.
     processes = end - start + 1 >= PROCESS_MIN_BLOCKS and not multiprocessing.current_process().daemon
-    fetcher = Fetcher(rpc, FETCH_WORKERS, config.accept_impersonated, processes=processes)
+    workers = process_workers() if processes else FETCH_WORKERS
+    fetcher = Fetcher(rpc, workers, config.accept_impersonated, processes=processes)
     chunk = max(1, min(batch_size, FETCH_CHUNK))
     next_number = start
     while next_number <= end:

@@ -1,8 +1,9 @@
 """Token rows for the Hemi indexer: first sight, balance deltas, reorg recomputation, metadata.
 
-* Inside a block's ingest transaction: :func:`ensure_tokens` creates Token rows for contracts
-  seen emitting a Transfer (metadata empty), :func:`apply_balance_deltas` adds the block's
-  transfers to ``TokenBalance`` with one atomic ``balance = balance + delta`` upsert.
+* Inside a block's ingest transaction (queued in its pipeline): :func:`queue_ensure_tokens`
+  creates Token rows for contracts seen emitting a Transfer (metadata empty),
+  :func:`queue_transfers` writes the transfers and :func:`queue_balance_deltas` adds them to
+  ``TokenBalance`` with one atomic ``balance = balance + delta`` upsert.
 * Inside a reorg transaction: :func:`recompute_balances` rebuilds the touched (token, holder)
   rows from the canonical transfers that remain.
 * Outside any transaction: :func:`read_token_metadata` reads ``name``/``symbol``/``decimals``/
@@ -15,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -24,6 +26,7 @@ from indexer.hemi.rpc import CallReverted, HemiRpc
 from indexer.hemi.sqlutil import chunked
 
 logger = logging.getLogger(__name__)
+K = TypeVar("K")  # how a token is named: its row id or its address
 
 ZERO_ADDRESS = bytes(20)
 SELECTOR_NAME = bytes.fromhex("06fdde03")  # name()
@@ -34,55 +37,67 @@ SYMBOL_MAX_CHARS = Token._meta.get_field("symbol").max_length
 NAME_MAX_CHARS = Token._meta.get_field("name").max_length
 
 
-def ensure_tokens(first_seen: dict[bytes, tuple[str, int]]) -> tuple[dict[bytes, int], list[int]]:
-    """Token ids for ``{address: (standard, block_number)}``; creates missing rows.
+_TOKENS_SQL = (
+    f"INSERT INTO {Token._meta.db_table} (address, standard, name, symbol, metadata_problems, first_seen_block)"  # noqa: S608
+    " SELECT a, s, '', '', '', %s FROM unnest(%b::bytea[], %b::text[]) AS t(a, s)"
+    " ON CONFLICT (address) DO NOTHING RETURNING id"
+)
+# Transfer and balance rows name their token by address and join the token table for its id:
+# the token rows are written by the statement before, in the same pipeline, so no round trip
+# is spent reading ids back. The caller checks that every row found its token.
+_TRANSFERS_SQL = (
+    f"INSERT INTO {TokenTransfer._meta.db_table}"  # noqa: S608 - constant table names
+    " (id, log_id, token_id, block_id, sender, recipient, value, nft_id, canonical)"
+    " SELECT t.id, t.log_id, k.id, t.block_id, t.sender, t.recipient, t.value, t.nft_id, true"
+    " FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bytea[], %b::numeric[],"
+    " %b::numeric[]) AS t(id, log_id, token, block_id, sender, recipient, value, nft_id)"
+    f" JOIN {Token._meta.db_table} k ON k.address = t.token"
+)
+_BALANCES_SQL = (
+    f"INSERT INTO {TokenBalance._meta.db_table} (token_id, holder, balance)"  # noqa: S608 - constant table names
+    " SELECT k.id, t.holder, t.delta FROM unnest(%b::bytea[], %b::bytea[], %b::numeric[]) AS t(token, holder, delta)"
+    f" JOIN {Token._meta.db_table} k ON k.address = t.token ORDER BY k.id, t.holder"
+    f" ON CONFLICT (token_id, holder) DO UPDATE SET balance = {TokenBalance._meta.db_table}.balance + EXCLUDED.balance"
+)
 
-    Returns ``(ids_by_address, newly_created_ids)``. ``ON CONFLICT DO NOTHING`` makes a
-    concurrent creator harmless; the follow-up SELECT picks up rows either of us made.
+
+def queue_ensure_tokens(cur: Any, standards: dict[bytes, str], block_number: int) -> None:
+    """Token rows (metadata empty) for ``{address: standard}`` first seen in ``block_number``.
+
+    ``ON CONFLICT DO NOTHING`` makes an existing row (or a concurrent creator) harmless; the
+    statement returns the ids it created (read them from ``cur`` after the pipeline).
     """
-    if not first_seen:
-        return {}, []
-    table = Token._meta.db_table
-    addresses = sorted(first_seen)
-    created = bulk.execute(
-        f"INSERT INTO {table} (address, standard, name, symbol, metadata_problems, first_seen_block)"  # noqa: S608
-        " SELECT a, s, '', '', '', b FROM unnest(%s::bytea[], %s::text[], %s::bigint[]) AS t(a, s, b)"
-        " ON CONFLICT (address) DO NOTHING RETURNING id",
-        [addresses, [first_seen[a][0] for a in addresses], [first_seen[a][1] for a in addresses]],
-    )
-    rows = bulk.execute(f"SELECT address, id FROM {table} WHERE address = ANY(%s::bytea[])", [addresses])  # noqa: S608
-    return {bytes(a): i for a, i in rows}, [r[0] for r in created]
+    addresses = sorted(standards)
+    cur.execute(_TOKENS_SQL, [block_number, addresses, [standards[a] for a in addresses]])
 
 
-def deltas_of(transfers: Iterable[tuple[int, bytes, bytes, int | None]]) -> dict[tuple[int, bytes], int]:
-    """Net change per (token id, holder) from ``(token_id, sender, recipient, value)``.
+def queue_transfers(cur: Any, rows: Sequence[tuple]) -> None:
+    """``(id, log_id, token address, block_id, sender, recipient, value, nft_id)`` rows."""
+    cur.execute(_TRANSFERS_SQL, bulk.columns_of(rows, 8))
+
+
+def deltas_of(transfers: Iterable[tuple[K, bytes, bytes, int | None]]) -> dict[tuple[K, bytes], int]:
+    """Net change per (token, holder) from ``(token, sender, recipient, value)``.
 
     ERC-20 moves ``value``; ERC-721 (value None) moves one token. The zero address is the
     mint/burn counterparty, not a holder, so it gets no row.
     """
-    deltas: dict[tuple[int, bytes], int] = defaultdict(int)
-    for token_id, sender, recipient, value in transfers:
+    deltas: dict[tuple[K, bytes], int] = defaultdict(int)
+    for token, sender, recipient, value in transfers:
         amount = 1 if value is None else int(value)
         if sender != ZERO_ADDRESS:
-            deltas[(token_id, sender)] -= amount
+            deltas[(token, sender)] -= amount
         if recipient != ZERO_ADDRESS:
-            deltas[(token_id, recipient)] += amount
+            deltas[(token, recipient)] += amount
     return deltas
 
 
-def apply_balance_deltas(deltas: dict[tuple[int, bytes], int]) -> None:
-    """Add deltas in one statement: a row-level ``balance = balance + delta`` upsert, so a
-    concurrent writer can never lose an update."""
-    if not deltas:
-        return
-    table = TokenBalance._meta.db_table
-    keys = sorted(deltas)
-    bulk.execute(
-        f"INSERT INTO {table} (token_id, holder, balance)"  # noqa: S608 - constant table name
-        " SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::numeric[])"
-        f" ON CONFLICT (token_id, holder) DO UPDATE SET balance = {table}.balance + EXCLUDED.balance",
-        [[k[0] for k in keys], [k[1] for k in keys], [deltas[k] for k in keys]],
-    )
+def queue_balance_deltas(cur: Any, deltas: dict[tuple[bytes, bytes], int]) -> None:
+    """Add ``{(token address, holder): delta}`` in one statement: a row-level
+    ``balance = balance + delta`` upsert, so a concurrent writer can never lose an update.
+    Rows go in (token id, holder) order, the same lock order for every writer."""
+    keys = list(deltas)
+    cur.execute(_BALANCES_SQL, [[k[0] for k in keys], [k[1] for k in keys], [deltas[k] for k in keys]])
 
 
 def recompute_balances(pairs: Iterable[tuple[int, bytes]]) -> int:

@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
-
 from indexer.hashing import keccak256
 from indexer.hemi import keystones, l1info, mappers
 from indexer.hemi.headers import encode_header
 from indexer.hemi.mpt import ordered_trie_root
 from indexer.hemi.records import LEGACY_TX, HemiBlock, HemiReceipt, HemiTransaction
 from indexer.hemi.rlpcodec import TransactionEncodeError, encode_receipt, encode_transaction
+from indexer.hemi.rlpfast import encode_string
 
 
 class BlockRejected(Exception):
@@ -53,7 +52,7 @@ def anvil_impersonated_hash(tx: HemiTransaction, raw: bytes) -> bytes | None:
     """
     if tx.r != 0 or tx.s != 0:
         return None
-    encoded = raw if tx.tx_type == LEGACY_TX else rlp.encode(raw)
+    encoded = raw if tx.tx_type == LEGACY_TX else encode_string(raw)
     return keccak256(encoded + tx.from_address)
 
 
@@ -70,8 +69,9 @@ def prepare_block(block_json: Any, receipts_json: Any, *, accept_impersonated: b
     """
     number = block_json.get("number") if isinstance(block_json, dict) else None
     try:
-        block = mappers.map_block(block_json)
-        receipts = tuple(mappers.map_receipt(r) for r in receipts_json)
+        cache = mappers.ValueCache()  # block hash, tx hashes, addresses... parsed once per block
+        block = mappers.map_block(block_json, cache)
+        receipts = tuple(mappers.map_receipt(r, cache) for r in receipts_json)
     except mappers.HemiDecodeError as exc:
         raise BlockRejected(_int_or_none(number), f"does not decode: {exc}") from exc
     if block.transactions is None:
