@@ -160,12 +160,18 @@ def _call_or_none(rpc: HemiRpc, address: bytes, selector: bytes, block: int) -> 
         return None
 
 
-def fetch_token_metadata(rpc: HemiRpc, address: bytes) -> TokenMetadata:
-    """Read and decode the four metadata calls at one block (network I/O, no DB)."""
+def fetch_token_metadata(rpc: HemiRpc, address: bytes, standard: str = Token.ERC20) -> TokenMetadata:
+    """Read and decode the metadata calls at one block (network I/O, no DB).
+
+    ERC-721 has no ``decimals()``: asking would only record a revert as a false "problem".
+    """
     block = rpc.block_number()
     name = tokens.decode_text_result(_call_or_none(rpc, address, SELECTOR_NAME, block))
     symbol = tokens.decode_text_result(_call_or_none(rpc, address, SELECTOR_SYMBOL, block))
-    decimals = tokens.decode_decimals_result(_call_or_none(rpc, address, SELECTOR_DECIMALS, block))
+    if standard == Token.ERC721:
+        decimals = tokens.TokenNumber(None, None)
+    else:
+        decimals = tokens.decode_decimals_result(_call_or_none(rpc, address, SELECTOR_DECIMALS, block))
     supply = tokens.decode_total_supply_result(_call_or_none(rpc, address, SELECTOR_TOTAL_SUPPLY, block))
     problems = []
     name_text = _fit(name.value or "", NAME_MAX_CHARS, "name", problems)
@@ -189,10 +195,11 @@ def read_token_metadata(token_id: int, rpc: HemiRpc) -> Token | None:
 
     Idempotent: re-reading overwrites with fresher values; a vanished token id is ignored.
     """
-    address = Token.objects.filter(id=token_id).values_list("address", flat=True).first()
-    if address is None:
+    row = Token.objects.filter(id=token_id).values_list("address", "standard").first()
+    if row is None:
         return None
-    meta = fetch_token_metadata(rpc, bytes(address))
+    address, standard = row
+    meta = fetch_token_metadata(rpc, bytes(address), standard)
     # Short transaction, no I/O inside: the RPC reads above are already done.
     with transaction.atomic():
         Token.objects.filter(id=token_id).update(

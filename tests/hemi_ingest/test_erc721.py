@@ -132,6 +132,7 @@ def test_the_token_row_is_erc721_with_metadata_read(chain: DevChain, nft: dict, 
     assert (token.name, token.symbol, token.decimals) == ("Devnet NFT", "dNFT", None)
     assert token.total_supply == nft["token"].functions.totalSupply().call() == 5
     assert token.metadata_read_at_block is not None
+    assert token.metadata_problems == ""  # ERC-721 has no decimals(); not asking is not a problem
     assert Token.objects.get(address=raw(nft["usd"])).standard == Token.ERC20
 
 
