@@ -16,7 +16,7 @@ def main() -> int:
         if subprocess.run([sys.executable, str(script)], cwd=HERE.parent).returncode != 0:
             failed.append(script.name)
     if failed:
-        print(f"\nbenchmarks that did not complete: {', '.join(failed)}")
+        print(f"\nbenchmarks that could not run: {', '.join(failed)}")
         return 1
     return 0
 
