@@ -51,17 +51,23 @@ def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
     )
 
 
-def block_finality(block_number: int) -> fin.Finality:
+_LOOK_UP = object()
+
+
+def block_finality(block_number: int, *, tip_height=_LOOK_UP, keystone_produced: bool | None = None) -> fin.Finality:
+    """Finality of one Hemi block. A caller judging many blocks passes the Bitcoin tip it already
+    read (and ``keystone_produced`` when it holds the keystone row) to skip those lookups."""
     keystone_number = keystone_number_for(block_number)
-    produced = Keystone.objects.canonical().filter(number=keystone_number).exists()
-    anchor = first_anchor(keystone_number) if produced else None
+    if keystone_produced is None:
+        keystone_produced = Keystone.objects.canonical().filter(number=keystone_number).exists()
+    anchor = first_anchor(keystone_number) if keystone_produced else None
     return fin.finality(
         block_number=block_number,
         keystone_number=keystone_number,
-        keystone_produced=produced,
+        keystone_produced=keystone_produced,
         publication_height=anchor.height if anchor else None,
         anchoring_keystone_number=anchor.l2_block_number if anchor else None,
-        tip_height=bitcoin_tip_height(),
+        tip_height=bitcoin_tip_height() if tip_height is _LOOK_UP else tip_height,
     )
 
 

@@ -40,10 +40,6 @@ class Provenance:
         return overall(self.links)
 
 
-def _hex(raw) -> str:
-    return "0x" + bytes(raw).hex()
-
-
 def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None) -> Link:
     """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
     if deposit is None or hvm is None:
@@ -65,7 +61,9 @@ def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, st
             Check("deposit block relayed", FAILED, "the deposit's Bitcoin block never appeared in an hVM update")
         )
     else:
-        evidence.update(relayed_in_block=relayed.update.block.number, relay_tx=_hex(relayed.update.transaction.hash))
+        evidence.update(
+            relayed_in_block=relayed.update.block.number, relay_tx=tunnel_audit.hex0x(relayed.update.transaction.hash)
+        )
         checks.append(
             Check(
                 "deposit block relayed",
@@ -108,7 +106,7 @@ def hemi_block_link(block: Block) -> Link:
                 else "parent-hash linkage broken between the block and its keystone",
             )
         )
-    return Link("Hemi block", tuple(checks), {"number": block.number, "hash": _hex(block.hash)})
+    return Link("Hemi block", tuple(checks), {"number": block.number, "hash": tunnel_audit.hex0x(block.hash)})
 
 
 def anchoring_link(block: Block) -> tuple[Link, Finality, list[str]]:
@@ -180,7 +178,7 @@ def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Prov
         hemi_block_link(block),
         anchor,
     ]
-    return Provenance(f"mint {_hex(mint.transaction.hash)}", links, f, timeline(block, f), alerts)
+    return Provenance(f"mint {tunnel_audit.hex0x(mint.transaction.hash)}", links, f, timeline(block, f), alerts)
 
 
 def for_block(block: Block) -> Provenance:

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from explorer import anchoring, evidence, finality, provenance, tunnel_audit, withdrawal_audit
+from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.serializers import provenance_json
 from hemiscope import networks
@@ -35,19 +35,10 @@ def _recent_keystones(limit: int = 10) -> list[tuple]:
     from indexer.hemi.models import Keystone
 
     tip = anchoring.bitcoin_tip_height()
-    rows = []
-    for keystone in Keystone.objects.canonical().select_related("block").order_by("-number")[:limit]:
-        anchor = anchoring.first_anchor(keystone.number)
-        f = finality.finality(
-            block_number=keystone.number,
-            keystone_number=keystone.number,
-            keystone_produced=True,
-            publication_height=anchor.height if anchor else None,
-            anchoring_keystone_number=anchor.l2_block_number if anchor else None,
-            tip_height=tip,
-        )
-        rows.append((keystone, f))
-    return rows
+    return [
+        (keystone, anchoring.block_finality(keystone.number, tip_height=tip, keystone_produced=True))
+        for keystone in Keystone.objects.canonical().order_by("-number")[:limit]
+    ]
 
 
 @require_GET

@@ -113,7 +113,7 @@ def withdrawal_status(link: Link) -> str:
     """One word for lists: pending, paid, finalized, challenged or failed."""
     names = {c.name: c for c in link.checks}
     paid = names.get("paid on Bitcoin")
-    if paid is not None and paid.verdict == FAILED and "challenged" in paid.detail:
+    if paid is not None and paid.verdict == FAILED:  # only ever failed when challenged unpaid
         return "challenged"
     if link.verdict == FAILED:
         return "failed"
