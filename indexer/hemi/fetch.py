@@ -1,7 +1,7 @@
 """Fetch and verify Hemi blocks ahead of the writer, in worker threads or processes.
 
 Pure with respect to the database (no Django import): workers fetch blocks + receipts over
-JSON-RPC and run ``verify.prepare_block``; the writer (``sync``) receives them in chain order.
+JSON-RPC, run ``verify.prepare_block`` and ``layout.lay_out``; the writer (``sync``) receives them in chain order.
 
 * Threads: the node answers and PostgreSQL commits while no Python runs, so verification in
   a worker overlaps the writer's waits, and several small batches in flight keep the node busy
@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from indexer.hemi.layout import BlockLayout, lay_out
 from indexer.hemi.rpc import HemiRpc, TransientRpcError
-from indexer.hemi.verify import BlockRejected, PreparedBlock, prepare_block
+from indexer.hemi.verify import BlockRejected, prepare_block
 from indexer.keystone import KEYSTONE_PERIOD, is_keystone_number
 
 logger = logging.getLogger(__name__)
@@ -86,15 +87,16 @@ def fetch_blocks(rpc: HemiRpc, numbers: list[int]) -> list[Fetched]:
 
 @dataclass(frozen=True)
 class Ready:
-    """A block fetched and verified off the writer's thread (or the reason it was refused)."""
+    """A block fetched, verified and laid out off the writer's thread (or why it was refused)."""
 
-    prepared: PreparedBlock | None
+    layout: BlockLayout | None
     prev_keystone_hash: bytes | None
     rejected: BlockRejected | None = None
 
 
 def fetch_ready(rpc: HemiRpc, numbers: list[int], accept_impersonated: bool) -> list[Ready]:
-    """Fetch and verify ``numbers``; stops after the first refused block (nothing after it is written)."""
+    """Fetch, verify and lay out ``numbers``; stops after the first refused block (nothing
+    after it is written)."""
     out = []
     for item in fetch_blocks(rpc, numbers):
         try:
@@ -102,7 +104,7 @@ def fetch_ready(rpc: HemiRpc, numbers: list[int], accept_impersonated: bool) -> 
         except BlockRejected as exc:
             out.append(Ready(None, None, exc))
             break
-        out.append(Ready(prepared, item.prev_keystone_hash))
+        out.append(Ready(lay_out(prepared), item.prev_keystone_hash))
     return out
 
 

@@ -167,32 +167,45 @@ class _Writer:
         self.last_log = time.monotonic()
 
     def ingest_all(self, batches: Iterator[list[Ready]]) -> int | None:
-        """Ingest every block; return the block number that revealed a reorg, else None."""
-        state = self.state
+        """Ingest every block; return the block number that revealed a reorg, else None.
+
+        Each fetched batch is first tried as one run (``ingest.write_run``: one transaction);
+        a batch that is not simply new blocks on top of the stored chain goes block by block,
+        where ``write_layout`` tells stored, reinstated and reorged blocks apart.
+        """
         for batch in batches:
-            for item in batch:
-                if item.rejected is not None:
-                    raise item.rejected
-                assert item.prepared is not None
-                try:
-                    result = ingest.write_block(
-                        item.prepared,
-                        prev_keystone_hash=item.prev_keystone_hash,
-                        config=self.config,
-                        enqueue=self.followups.enqueue,
-                    )
-                except ingest.ReorgDetected as exc:
-                    return exc.number
-                self.followups.after_block(result)
-                state.current = result.number
-                state.blocks += 1
-                state.txs += result.tx_count
-                if self.progress is not None:
-                    self.progress(state)
-                if time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
-                    logger.info("hemi sync progress", extra=state.as_log())
-                    self.last_log = time.monotonic()
+            rejected = next((item.rejected for item in batch if item.rejected is not None), None)
+            run = [(item.layout, item.prev_keystone_hash) for item in batch if item.layout is not None]
+            results = ingest.write_run(run, config=self.config, enqueue=self.followups.enqueue)
+            if results is None:
+                results = []
+                for rows, prev_keystone_hash in run:
+                    try:
+                        results.append(ingest.write_layout(
+                            rows, prev_keystone_hash=prev_keystone_hash, config=self.config,
+                            enqueue=self.followups.enqueue,
+                        ))  # fmt: skip
+                    except ingest.ReorgDetected as exc:
+                        self._count(results)
+                        return exc.number
+            self._count(results)
+            if rejected is not None:
+                # fetch_ready stops at the first refused block: the ones before it are stored.
+                raise rejected
         return None
+
+    def _count(self, results: list[ingest.IngestResult]) -> None:
+        state = self.state
+        for result in results:
+            self.followups.after_block(result)
+            state.current = result.number
+            state.blocks += 1
+            state.txs += result.tx_count
+            if self.progress is not None:
+                self.progress(state)
+        if time.monotonic() - self.last_log >= LOG_EVERY_SECONDS:
+            logger.info("hemi sync progress", extra=state.as_log())
+            self.last_log = time.monotonic()
 
 
 def cursor_position() -> tuple[int, bytes] | None:

@@ -39,8 +39,8 @@ NAME_MAX_CHARS = Token._meta.get_field("name").max_length
 
 _TOKENS_SQL = (
     f"INSERT INTO {Token._meta.db_table} (address, standard, name, symbol, metadata_problems, first_seen_block)"  # noqa: S608
-    " SELECT a, s, '', '', '', %s FROM unnest(%b::bytea[], %b::text[]) AS t(a, s)"
-    " ON CONFLICT (address) DO NOTHING RETURNING id"
+    " SELECT a, s, '', '', '', f FROM unnest(%b::bytea[], %b::text[], %b::bigint[]) AS t(a, s, f)"
+    " ON CONFLICT (address) DO NOTHING RETURNING id, first_seen_block"
 )
 # Transfer and balance rows name their token by address and join the token table for its id:
 # the token rows are written by the statement before, in the same pipeline, so no round trip
@@ -61,14 +61,15 @@ _BALANCES_SQL = (
 )
 
 
-def queue_ensure_tokens(cur: Any, standards: dict[bytes, str], block_number: int) -> None:
-    """Token rows (metadata empty) for ``{address: standard}`` first seen in ``block_number``.
+def queue_ensure_tokens(cur: Any, first_seen: dict[bytes, tuple[int, str]]) -> None:
+    """Token rows (metadata empty) for ``{address: (first block, standard)}``.
 
     ``ON CONFLICT DO NOTHING`` makes an existing row (or a concurrent creator) harmless; the
-    statement returns the ids it created (read them from ``cur`` after the pipeline).
+    statement returns ``(id, first_seen_block)`` of the rows it created (read them from
+    ``cur`` after the pipeline).
     """
-    addresses = sorted(standards)
-    cur.execute(_TOKENS_SQL, [block_number, addresses, [standards[a] for a in addresses]])
+    addresses = sorted(first_seen)
+    cur.execute(_TOKENS_SQL, [addresses, [first_seen[a][1] for a in addresses], [first_seen[a][0] for a in addresses]])
 
 
 def queue_transfers(cur: Any, rows: Sequence[tuple]) -> None:
