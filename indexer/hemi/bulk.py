@@ -21,7 +21,7 @@ database errors surface as Django's (``connection.wrap_database_errors``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -112,6 +112,25 @@ def insert_row_sql(model: type[models.Model], columns: Sequence[tuple[str, str]]
     names = ", ".join(f'"{name}"' for name, _ in columns)
     values = ", ".join(f"%b::{sql_type}" for _, sql_type in columns)
     return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({values})"  # noqa: S608
+
+
+def copy_sql(model: type[models.Model], columns: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+    """``COPY table (columns) FROM STDIN (FORMAT BINARY)`` and the column types, for :func:`copy_rows`."""
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    return f"COPY {model._meta.db_table} ({names}) FROM STDIN (FORMAT BINARY)", [t for _, t in columns]
+
+
+def copy_rows(sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Binary COPY of ``rows`` (tuples in ``types`` order) inside the caller's transaction.
+
+    One round trip for any number of rows; the server stores them in multi-row batches.
+    Not inside a pipeline (COPY cannot be pipelined).
+    """
+    cur = cursor()
+    with connection.wrap_database_errors, cur.copy(sql) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def columns_of(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:

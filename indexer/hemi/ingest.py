@@ -301,10 +301,10 @@ def _queue_cursor_advance(cur: Any, first: BlockLayout, last: BlockLayout) -> No
 _BLOCK_SQL = bulk.insert_sql(
     Block, (("id", "bigint"), *layout.BLOCK_COLUMNS, ("canonical", "boolean"), ("created_at", "timestamptz"))
 )
-_TX_SQL = bulk.insert_sql(
+_TX_COPY, _TX_TYPES = bulk.copy_sql(
     Transaction, (("id", "bigint"), ("block_id", "bigint"), *layout.TX_COLUMNS, ("canonical", "boolean"))
 )
-_LOG_SQL = bulk.insert_sql(
+_LOG_COPY, _LOG_TYPES = bulk.copy_sql(
     Log,
     (("id", "bigint"), ("transaction_id", "bigint"), ("block_id", "bigint"), *layout.LOG_COLUMNS,
      ("canonical", "boolean")),
@@ -324,11 +324,11 @@ _ADDRESS_SQL = (
 )
 
 
-def _columns(rows: list[tuple], width: int, skip: int = 0) -> list[list[Any]]:
-    """Row tuples -> one list per column, from column ``skip`` on."""
+def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
+    """Row tuples -> one list per column."""
     if not rows:
         return [[] for _ in range(width)]
-    return [list(column) for column in itertools.islice(zip(*rows, strict=True), skip, None)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _insert_run(
@@ -345,11 +345,8 @@ def _insert_run(
     """
     block_ids, all_tx_ids, all_log_ids, all_transfer_ids = ids
     tx_rows: list[tuple] = []
-    tx_block_ids: list[int] = []
     log_rows: list[tuple] = []
-    log_tx_ids: list[int] = []
-    log_block_ids: list[int] = []
-    transfer_rows: list[tuple] = []
+    transfers: list[tuple[int, int, int, layout.Transfer]] = []  # (id, log id, block id, transfer)
     token_first_seen: dict[bytes, tuple[int, str]] = {}  # address -> (first block, standard)
     seen: dict[bytes, tuple[int, bool]] = {}  # address -> (first block, is a contract)
     per_block: list[tuple[list[int], list[int]]] = []  # (tx ids, log ids) of each block
@@ -362,15 +359,13 @@ def _insert_run(
         transfer_ids = all_transfer_ids[transfer_at : transfer_at + len(rows.transfers)]
         tx_at, log_at, transfer_at = tx_at + n_tx, log_at + n_log, transfer_at + len(rows.transfers)
         per_block.append((tx_ids, log_ids))
-        tx_rows += rows.tx_rows
-        tx_block_ids += [block_id] * n_tx
-        log_rows += rows.log_rows
-        log_tx_ids += [tx_ids[row[0]] for row in rows.log_rows]
-        log_block_ids += [block_id] * n_log
+        tx_rows += [(tx_id, block_id, *row, True) for tx_id, row in zip(tx_ids, rows.tx_rows, strict=True)]
+        log_rows += [
+            (log_id, tx_ids[row[0]], block_id, *row[1:], True)  # row[0]: the transaction's position
+            for log_id, row in zip(log_ids, rows.log_rows, strict=True)
+        ]
         for transfer_id, t in zip(transfer_ids, rows.transfers, strict=True):
-            transfer_rows.append(
-                (transfer_id, log_ids[t.log_position], t.token, block_id, t.sender, t.recipient, t.value, t.nft_id)
-            )
+            transfers.append((transfer_id, log_ids[t.log_position], block_id, t))
             token_first_seen.setdefault(t.token, (rows.number, t.standard))
         for address, is_contract in rows.seen.items():
             known = seen.get(address)
@@ -379,32 +374,40 @@ def _insert_run(
             elif is_contract and not known[1]:
                 seen[address] = (known[0], True)
         results.append(IngestResult(rows.number, rows.hash, "inserted", tx_count=n_tx, log_count=n_log))
-    addresses = sorted(seen)
     first, last = items[0][0], items[-1][0]
     created = _now()
     block_columns = _columns([rows.block_row for rows, _ in items], len(layout.BLOCK_COLUMNS))
-    cur, tokens_cur, transfers_cur, balances_cur = bulk.cursor(), bulk.cursor(), bulk.cursor(), bulk.cursor()
+    cur, new_tokens_cur, token_ids_cur = bulk.cursor(), bulk.cursor(), bulk.cursor()
     with bulk.pipeline():
         cur.execute(_BLOCK_SQL, [block_ids, *block_columns, [True] * len(items), [created] * len(items)])
-        cur.execute(_TX_SQL, [all_tx_ids, tx_block_ids, *_columns(tx_rows, len(layout.TX_COLUMNS)),
-                              [True] * len(tx_rows)])  # fmt: skip
-        log_columns = _columns(log_rows, len(layout.LOG_COLUMNS), skip=1)  # without the tx position
-        cur.execute(_LOG_SQL, [all_log_ids, log_tx_ids, log_block_ids, *log_columns, [True] * len(log_rows)])
-        if transfer_rows:
-            tokens_ingest.queue_ensure_tokens(tokens_cur, token_first_seen)
-            tokens_ingest.queue_transfers(transfers_cur, transfer_rows)
-            deltas = tokens_ingest.deltas_of((row[2], row[4], row[5], row[6]) for row in transfer_rows)
-            tokens_ingest.queue_balance_deltas(balances_cur, deltas)
+        if transfers:
+            tokens_ingest.queue_ensure_tokens(new_tokens_cur, token_first_seen)
+            tokens_ingest.queue_token_ids(token_ids_cur, list(token_first_seen))
+    # Transactions, logs and transfers - thousands of rows per run - go in by binary COPY:
+    # PostgreSQL inserts those in multi-row batches, at a fraction of the server CPU of an
+    # INSERT ... SELECT FROM unnest(...) (measured: ~5x less for 10k transaction rows).
+    bulk.copy_rows(_TX_COPY, _TX_TYPES, tx_rows)
+    bulk.copy_rows(_LOG_COPY, _LOG_TYPES, log_rows)
+    if transfers:
+        by_number = {r.number: r for r in results}
+        for token_id, first_seen_block in new_tokens_cur.fetchall():
+            by_number[first_seen_block].new_token_ids.append(token_id)
+        token_ids = {bytes(address): token_id for address, token_id in token_ids_cur.fetchall()}
+        if len(token_ids) != len(token_first_seen):
+            raise RuntimeError(f"blocks {first.number}..{last.number}: token rows missing while writing transfers")
+        tokens_ingest.copy_transfers(
+            (transfer_id, log_id, token_ids[t.token], block_id, t.sender, t.recipient, t.value, t.nft_id)
+            for transfer_id, log_id, block_id, t in transfers
+        )
+    addresses = sorted(seen)
+    with bulk.pipeline():
+        if transfers:
+            deltas = tokens_ingest.deltas_of((token_ids[t.token], t.sender, t.recipient, t.value)
+                                             for _, _, _, t in transfers)  # fmt: skip
+            tokens_ingest.queue_balance_deltas(cur, deltas)
         if addresses:
             cur.execute(_ADDRESS_SQL, [addresses, [seen[a][0] for a in addresses], [seen[a][1] for a in addresses]])
         _queue_cursor_advance(cur, first, last)
-    if transfer_rows:
-        by_number = {r.number: r for r in results}
-        for token_id, first_seen_block in tokens_cur.fetchall():
-            by_number[first_seen_block].new_token_ids.append(token_id)
-        # The transfer and balance rows join the token table by address: each must find its token.
-        if transfers_cur.rowcount != len(transfer_rows) or balances_cur.rowcount != len(deltas):
-            raise RuntimeError(f"blocks {first.number}..{last.number}: token rows missing while writing transfers")
     for (rows, prev_keystone_hash), block_id, (tx_ids, log_ids), result in zip(
         items, block_ids, per_block, results, strict=True
     ):

@@ -1,8 +1,8 @@
 """Token rows for the Hemi indexer: first sight, balance deltas, reorg recomputation, metadata.
 
-* Inside a block's ingest transaction (queued in its pipeline): :func:`queue_ensure_tokens`
-  creates Token rows for contracts seen emitting a Transfer (metadata empty),
-  :func:`queue_transfers` writes the transfers and :func:`queue_balance_deltas` adds them to
+* Inside an ingest transaction: :func:`queue_ensure_tokens` creates Token rows for contracts
+  seen emitting a Transfer (metadata empty), :func:`queue_token_ids` reads their ids,
+  :func:`copy_transfers` writes the transfers and :func:`queue_balance_deltas` adds them to
   ``TokenBalance`` with one atomic ``balance = balance + delta`` upsert.
 * Inside a reorg transaction: :func:`recompute_balances` rebuilds the touched (token, holder)
   rows from the canonical transfers that remain.
@@ -42,21 +42,14 @@ _TOKENS_SQL = (
     " SELECT a, s, '', '', '', f FROM unnest(%b::bytea[], %b::text[], %b::bigint[]) AS t(a, s, f)"
     " ON CONFLICT (address) DO NOTHING RETURNING id, first_seen_block"
 )
-# Transfer and balance rows name their token by address and join the token table for its id:
-# the token rows are written by the statement before, in the same pipeline, so no round trip
-# is spent reading ids back. The caller checks that every row found its token.
-_TRANSFERS_SQL = (
-    f"INSERT INTO {TokenTransfer._meta.db_table}"  # noqa: S608 - constant table names
-    " (id, log_id, token_id, block_id, sender, recipient, value, nft_id, canonical)"
-    " SELECT t.id, t.log_id, k.id, t.block_id, t.sender, t.recipient, t.value, t.nft_id, true"
-    " FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bigint[], %b::bytea[], %b::bytea[], %b::numeric[],"
-    " %b::numeric[]) AS t(id, log_id, token, block_id, sender, recipient, value, nft_id)"
-    f" JOIN {Token._meta.db_table} k ON k.address = t.token"
-)
+_TOKEN_IDS_SQL = f"SELECT address, id FROM {Token._meta.db_table} WHERE address = ANY(%b::bytea[])"  # noqa: S608
+_TRANSFERS_COPY, _TRANSFER_TYPES = bulk.copy_sql(TokenTransfer, (
+    ("id", "bigint"), ("log_id", "bigint"), ("token_id", "bigint"), ("block_id", "bigint"), ("sender", "bytea"),
+    ("recipient", "bytea"), ("value", "numeric"), ("nft_id", "numeric"), ("canonical", "boolean"),
+))  # fmt: skip
 _BALANCES_SQL = (
     f"INSERT INTO {TokenBalance._meta.db_table} (token_id, holder, balance)"  # noqa: S608 - constant table names
-    " SELECT k.id, t.holder, t.delta FROM unnest(%b::bytea[], %b::bytea[], %b::numeric[]) AS t(token, holder, delta)"
-    f" JOIN {Token._meta.db_table} k ON k.address = t.token ORDER BY k.id, t.holder"
+    " SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::numeric[])"
     f" ON CONFLICT (token_id, holder) DO UPDATE SET balance = {TokenBalance._meta.db_table}.balance + EXCLUDED.balance"
 )
 
@@ -72,9 +65,14 @@ def queue_ensure_tokens(cur: Any, first_seen: dict[bytes, tuple[int, str]]) -> N
     cur.execute(_TOKENS_SQL, [addresses, [first_seen[a][1] for a in addresses], [first_seen[a][0] for a in addresses]])
 
 
-def queue_transfers(cur: Any, rows: Sequence[tuple]) -> None:
-    """``(id, log_id, token address, block_id, sender, recipient, value, nft_id)`` rows."""
-    cur.execute(_TRANSFERS_SQL, bulk.columns_of(rows, 8))
+def queue_token_ids(cur: Any, addresses: Sequence[bytes]) -> None:
+    """Queue a read of ``(address, id)`` for these token addresses (after ``queue_ensure_tokens``)."""
+    cur.execute(_TOKEN_IDS_SQL, [list(addresses)])
+
+
+def copy_transfers(rows: Iterable[tuple]) -> None:
+    """``(id, log_id, token_id, block_id, sender, recipient, value, nft_id)`` rows, by binary COPY."""
+    bulk.copy_rows(_TRANSFERS_COPY, _TRANSFER_TYPES, ((*row, True) for row in rows))
 
 
 def deltas_of(transfers: Iterable[tuple[K, bytes, bytes, int | None]]) -> dict[tuple[K, bytes], int]:
@@ -93,11 +91,11 @@ def deltas_of(transfers: Iterable[tuple[K, bytes, bytes, int | None]]) -> dict[t
     return deltas
 
 
-def queue_balance_deltas(cur: Any, deltas: dict[tuple[bytes, bytes], int]) -> None:
-    """Add ``{(token address, holder): delta}`` in one statement: a row-level
+def queue_balance_deltas(cur: Any, deltas: dict[tuple[int, bytes], int]) -> None:
+    """Add ``{(token id, holder): delta}`` in one statement: a row-level
     ``balance = balance + delta`` upsert, so a concurrent writer can never lose an update.
     Rows go in (token id, holder) order, the same lock order for every writer."""
-    keys = list(deltas)
+    keys = sorted(deltas)
     cur.execute(_BALANCES_SQL, [[k[0] for k in keys], [k[1] for k in keys], [deltas[k] for k in keys]])
 
 

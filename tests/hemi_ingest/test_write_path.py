@@ -1,4 +1,4 @@
-"""The pipelined write path: its statements are prepared, Django's connection is left as it was,
+"""The pipelined write path: its statements are prepared (the bulk tables go by COPY), Django's connection is left as it was,
 and the schema keeps one index per lookup (no single-column twin of a composite)."""
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def test_ingest_statements_are_prepared_but_djangos_queries_are_not(chain: DevCh
     with connection.cursor() as cur:
         cur.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cur.fetchall()]
-    assert any(s.startswith(f"INSERT INTO {Transaction._meta.db_table}") for s in prepared)
+    # Blocks go in by a prepared INSERT (transactions, logs and transfers by COPY).
+    assert any(s.startswith(f"INSERT INTO {Block._meta.db_table}") for s in prepared)
     assert not any("pg_prepared_statements" in s for s in prepared)
 
 
