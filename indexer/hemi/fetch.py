@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from indexer import gctuning
 from indexer.hemi.layout import BlockLayout, lay_out
 from indexer.hemi.rpc import HemiRpc, TransientRpcError
 from indexer.hemi.verify import BlockRejected, prepare_block
@@ -147,7 +148,7 @@ class Fetcher:
             # imports done (~0.2 s of CPU saved per worker; it only matters on a first start).
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=gctuning.use_ingest_thresholds)
 
             def submit(numbers: list[int]) -> Future:
                 return pool.submit(_fetch_ready_in_process, self.rpc.url, per_minute, numbers, self.accept_impersonated)

@@ -1,12 +1,15 @@
-"""Drive the Hemi indexer: fetch blocks + receipts in batches, ingest one block per transaction.
+"""Drive the Hemi indexer: fetch blocks + receipts in batches, ingest one batch per transaction.
 
 * :func:`follow_tip` - from the cursor (or the network's start block) up to the node's tip;
   checks first that the cursor's block is still the node's, so a reorg to a *shorter* chain
   is noticed even when there is nothing new to fetch.
 * :func:`backfill` - a fixed range, for ``manage.py hemi_sync`` and the ``backfill_range`` task.
 
-Fetching runs one batch ahead in a helper thread, so the node works on batch i+1 while
-PostgreSQL stores batch i. The DB is only touched from the calling thread.
+Fetching, verifying and laying out run ahead in worker threads (processes for long ranges,
+see ``fetch.py``), so the node and the workers work on later batches while PostgreSQL stores
+batch i. A batch of new blocks on top of the stored chain is one transaction
+(``ingest.write_run``); anything else goes block by block. The DB is only touched from the
+calling thread.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 
+from indexer import gctuning
 from indexer.hemi import ingest, reorg, tokens_ingest
 from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready, process_workers
 from indexer.hemi.models import Block
@@ -119,7 +123,8 @@ def _run(
 ) -> SyncProgress:
     """Ingest [start, end]; on a reorg, undo to the fork point and continue from there.
 
-    1. Fetch batches (one ahead) and ingest block by block, one transaction each.
+    1. Fetch batches (ahead of the writer) and ingest each as one run (one transaction), or
+       block by block when it is not simply new blocks on top of the stored chain.
     2. ``ReorgDetected`` from the writer: stop prefetching, walk back to the fork point over
        RPC, orphan the stored branch above it (one transaction), resume at fork + 1.
     """
@@ -140,7 +145,7 @@ def _run(
     while next_number <= end:
         # closing(): on a reorg the generator is closed at once, which waits for the in-flight
         # fetches, so handle_reorg below has the RPC client to itself.
-        with contextlib.closing(fetcher.batches(next_number, end, chunk)) as batches:
+        with contextlib.closing(fetcher.batches(next_number, end, chunk)) as batches, gctuning.ingest_thresholds():
             suspect = writer.ingest_all(batches)
         if suspect is None:
             break
