@@ -9,9 +9,9 @@ All three read the same blocks from the same local anvil in one run:
 * raw fetch - ``HemiRpc.blocks_with_receipts`` with the indexer's own parallelism (its fetch
   workers x batch size), nothing else: the ceiling for anything that reads over JSON-RPC;
 * Hemiscope - ``sync.backfill``: fetch (workers ahead of the writer), map, verify the header
-  hash, every tx hash and both trie roots (in worker processes for a range this long), then
-  write blocks, transactions (+ raw consensus bytes), logs, addresses, token transfers and
-  balances, keystones - one transaction per block;
+  hash, every tx hash and both trie roots, lay out the rows (in worker processes for a range
+  this long), then write blocks, transactions (+ raw consensus bytes), logs, addresses, token
+  transfers and balances, keystones - one transaction per fetched batch of 20 blocks;
 * ethereum-etl 2.4.2 - ``export_blocks_and_transactions`` + ``export_receipts_and_logs`` to
   CSV, in its own venv ``.venv-peers/`` (created here when missing; see
   ../shared/spec/peers.md for why it needs its own).
@@ -89,9 +89,10 @@ def reset_database(bench_url: str) -> None:
     """Re-create the bench database from the template: an empty, never-analyzed schema.
 
     Not TRUNCATE: autovacuum may ANALYZE a just-truncated table (the previous run's inserts
-    count as changes), and PostgreSQL then believes it empty; the foreign-key check plans made
-    in the next run become sequential scans that stay cached while the table grows - one run
-    in five took 3x longer on the database server, for nothing the indexer does.
+    count as changes), and PostgreSQL then believes it empty; plans made in the next run (the
+    upserts' conflict checks, prepared once per connection) may then stay sequential scans
+    while the table grows - one run in five took 3x longer on the database server, for
+    nothing the indexer does.
     """
     name, template = _names(bench_url)
     _admin(bench_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}" TEMPLATE "{template}"')

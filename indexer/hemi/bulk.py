@@ -124,11 +124,16 @@ def copy_rows(sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     """Binary COPY of ``rows`` (tuples in ``types`` order) inside the caller's transaction.
 
     One round trip for any number of rows; the server stores them in multi-row batches.
-    Not inside a pipeline (COPY cannot be pipelined).
+    Not inside a pipeline (COPY cannot be pipelined). No rows: no round trip.
     """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
     cur = cursor()
     with connection.wrap_database_errors, cur.copy(sql) as copy:
         copy.set_types(types)
+        copy.write_row(first)
         for row in rows:
             copy.write_row(row)
 

@@ -334,13 +334,15 @@ def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
 def _insert_run(
     items: Sequence[tuple[BlockLayout, bytes | None]], ids: list[list[int]], config: IngestConfig
 ) -> list[IngestResult]:
-    """Every row of a run of new blocks and the cursor: one pipelined round trip, then the
-    rare per-block extras (in block order, so a keystone finds its predecessor in the run).
+    """Every row of a run of new blocks and the cursor, then the rare per-block extras (in
+    block order, so a keystone finds its predecessor in the run).
 
     1. Give every row its id and foreign keys (ids drawn by ``_open``).
     2. Merge what the blocks share: first sight of tokens and addresses (earliest block),
        balance deltas (summed).
-    3. Send one INSERT per table, the token upserts and the cursor move in one pipeline.
+    3. One pipeline: the block rows, new tokens, the token ids. Then one binary COPY each for
+       transactions, logs and transfers. One more pipeline: balance deltas, first-seen
+       addresses, the cursor move.
     4. Per block with extras: hVM updates, PoP payouts, tunnel rows, keystone.
     """
     block_ids, all_tx_ids, all_log_ids, all_transfer_ids = ids

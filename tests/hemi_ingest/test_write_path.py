@@ -1,5 +1,5 @@
-"""The pipelined write path: its statements are prepared (the bulk tables go by COPY), Django's connection is left as it was,
-and the schema keeps one index per lookup (no single-column twin of a composite)."""
+"""The pipelined write path: its statements are prepared (the bulk tables go by COPY), Django's
+connection is left as it was, and the schema keeps one index per lookup (no single-column twin of a composite)."""
 
 from __future__ import annotations
 
