@@ -12,9 +12,9 @@ from django.db.models import Exists, OuterRef
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
 from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit
 from indexer.hemi.models import DepositConfirmation, HvmHeader, HvmUpdate, TokenTransfer
+from indexer.hemi.records import ZERO_ADDRESS
 
 MIN_DEPOSIT_CONFIRMATIONS = 4
-ZERO_ADDRESS = b"\x00" * 20
 
 
 def hex0x(raw: bytes | memoryview | None) -> str | None:

@@ -107,13 +107,6 @@ def insert_sql(model: type[models.Model], columns: Sequence[tuple[str, str]]) ->
     return f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
 
 
-def insert_row_sql(model: type[models.Model], columns: Sequence[tuple[str, str]]) -> str:
-    """``INSERT INTO table (columns) VALUES (%b::type, …)``: one row, no arrays to build."""
-    names = ", ".join(f'"{name}"' for name, _ in columns)
-    values = ", ".join(f"%b::{sql_type}" for _, sql_type in columns)
-    return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({values})"  # noqa: S608
-
-
 def copy_sql(model: type[models.Model], columns: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     """``COPY table (columns) FROM STDIN (FORMAT BINARY)`` and the column types, for :func:`copy_rows`."""
     names = ", ".join(f'"{name}"' for name, _ in columns)

@@ -20,7 +20,7 @@ from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 
 from indexer.hashing import keccak256
-from indexer.hemi.records import HemiLog
+from indexer.hemi.records import ZERO_ADDRESS, HemiLog, positional_pickle
 
 DEPOSIT_CONFIRMED_SIGNATURE = "DepositConfirmed(address,address,bytes32,uint256,uint256)"
 WITHDRAWAL_INITIATED_SIGNATURE = "WithdrawalInitiated(address,address,string,uint256,uint256,uint64)"
@@ -91,6 +91,7 @@ class VaultCreated:
     vault: bytes
 
 
+@positional_pickle  # laid-out blocks carry these from the fetch workers to the writer
 @dataclass(frozen=True, slots=True)
 class TokenTransfer:
     """ERC-20 (``value`` set) or ERC-721 (``token_id`` set) Transfer."""
@@ -104,11 +105,11 @@ class TokenTransfer:
 
     @property
     def is_mint(self) -> bool:
-        return self.from_address == bytes(20)
+        return self.from_address == ZERO_ADDRESS
 
     @property
     def is_burn(self) -> bool:
-        return self.to_address == bytes(20)
+        return self.to_address == ZERO_ADDRESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Fetch and verify Hemi blocks ahead of the writer, in worker threads or processes.
 
 Pure with respect to the database (no Django import): workers fetch blocks + receipts over
-JSON-RPC, run ``verify.prepare_block`` and ``layout.lay_out``; the writer (``sync``) receives them in chain order.
+JSON-RPC, run ``verify.prepare_block`` and ``layout.lay_out``; the writer (``sync``) receives
+them in chain order.
 
 * Threads: the node answers and PostgreSQL commits while no Python runs, so verification in
   a worker overlaps the writer's waits, and several small batches in flight keep the node busy

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from indexer.hemi import block_extras, bulk, layout, tokens_ingest
 from indexer.hemi.block_extras import MissingPrevKeystone
+from indexer.hemi.events import TokenTransfer as TokenTransferEvent
 from indexer.hemi.layout import BlockLayout
 from indexer.hemi.models import Address, Block, Log, TokenTransfer, Transaction
 from indexer.hemi.sqlutil import HEMI_WRITE_LOCK
@@ -324,13 +325,6 @@ _ADDRESS_SQL = (
 )
 
 
-def _columns(rows: list[tuple], width: int) -> list[list[Any]]:
-    """Row tuples -> one list per column."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
 def _insert_run(
     items: Sequence[tuple[BlockLayout, bytes | None]], ids: list[list[int]], config: IngestConfig
 ) -> list[IngestResult]:
@@ -348,7 +342,7 @@ def _insert_run(
     block_ids, all_tx_ids, all_log_ids, all_transfer_ids = ids
     tx_rows: list[tuple] = []
     log_rows: list[tuple] = []
-    transfers: list[tuple[int, int, int, layout.Transfer]] = []  # (id, log id, block id, transfer)
+    transfers: list[tuple[int, int, int, TokenTransferEvent]] = []  # (id, log id, block id, transfer)
     token_first_seen: dict[bytes, tuple[int, str]] = {}  # address -> (first block, standard)
     seen: dict[bytes, tuple[int, bool]] = {}  # address -> (first block, is a contract)
     per_block: list[tuple[list[int], list[int]]] = []  # (tx ids, log ids) of each block
@@ -366,8 +360,8 @@ def _insert_run(
             (log_id, tx_ids[row[0]], block_id, *row[1:], True)  # row[0]: the transaction's position
             for log_id, row in zip(log_ids, rows.log_rows, strict=True)
         ]
-        for transfer_id, t in zip(transfer_ids, rows.transfers, strict=True):
-            transfers.append((transfer_id, log_ids[t.log_position], block_id, t))
+        for transfer_id, (log_position, t) in zip(transfer_ids, rows.transfers, strict=True):
+            transfers.append((transfer_id, log_ids[log_position], block_id, t))
             token_first_seen.setdefault(t.token, (rows.number, t.standard))
         for address, is_contract in rows.seen.items():
             known = seen.get(address)
@@ -378,7 +372,7 @@ def _insert_run(
         results.append(IngestResult(rows.number, rows.hash, "inserted", tx_count=n_tx, log_count=n_log))
     first, last = items[0][0], items[-1][0]
     created = _now()
-    block_columns = _columns([rows.block_row for rows, _ in items], len(layout.BLOCK_COLUMNS))
+    block_columns = bulk.columns_of([rows.block_row for rows, _ in items], len(layout.BLOCK_COLUMNS))
     cur, new_tokens_cur, token_ids_cur = bulk.cursor(), bulk.cursor(), bulk.cursor()
     with bulk.pipeline():
         cur.execute(_BLOCK_SQL, [block_ids, *block_columns, [True] * len(items), [created] * len(items)])
@@ -398,13 +392,13 @@ def _insert_run(
         if len(token_ids) != len(token_first_seen):
             raise RuntimeError(f"blocks {first.number}..{last.number}: token rows missing while writing transfers")
         tokens_ingest.copy_transfers(
-            (transfer_id, log_id, token_ids[t.token], block_id, t.sender, t.recipient, t.value, t.nft_id)
+            (transfer_id, log_id, token_ids[t.token], block_id, t.from_address, t.to_address, t.value, t.token_id)
             for transfer_id, log_id, block_id, t in transfers
         )
     addresses = sorted(seen)
     with bulk.pipeline():
         if transfers:
-            deltas = tokens_ingest.deltas_of((token_ids[t.token], t.sender, t.recipient, t.value)
+            deltas = tokens_ingest.deltas_of((token_ids[t.token], t.from_address, t.to_address, t.value)
                                              for _, _, _, t in transfers)  # fmt: skip
             tokens_ingest.queue_balance_deltas(cur, deltas)
         if addresses:

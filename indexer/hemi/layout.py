@@ -21,11 +21,9 @@ from dataclasses import dataclass
 
 from indexer.hemi import events
 from indexer.hemi.hvm import UPDATE_HVM_STATE_SELECTOR
-from indexer.hemi.records import SYSTEM_TX_TYPES
+from indexer.hemi.records import SYSTEM_TX_TYPES, ZERO_ADDRESS
 from indexer.hemi.verify import PreparedBlock
 from indexer.keystone import is_keystone_number
-
-ZERO_ADDRESS = bytes(20)
 
 # (column, PostgreSQL type) of each row tuple, in order.
 BLOCK_COLUMNS = (
@@ -56,23 +54,6 @@ TUNNEL_TOPICS = frozenset({
 
 
 @dataclass(frozen=True)
-class Transfer:
-    """A token Transfer log of the block: ``log_position`` indexes the block's log rows."""
-
-    log_position: int
-    token: bytes
-    standard: str  # "erc20" | "erc721"
-    sender: bytes
-    recipient: bytes
-    value: int | None  # ERC-20 amount; None for ERC-721
-    nft_id: int | None  # ERC-721 token id; None for ERC-20
-
-    def __reduce__(self) -> tuple:  # positional: cheap to send from a worker process
-        return (Transfer, (self.log_position, self.token, self.standard, self.sender, self.recipient, self.value,
-                           self.nft_id))  # fmt: skip
-
-
-@dataclass(frozen=True)
 class BlockLayout:
     """Everything the writer inserts for one new block, except ids."""
 
@@ -82,7 +63,7 @@ class BlockLayout:
     block_row: tuple  # BLOCK_COLUMNS
     tx_rows: list[tuple]  # TX_COLUMNS
     log_rows: list[tuple]  # (transaction position, *LOG_COLUMNS), in log order
-    transfers: list[Transfer]
+    transfers: list[tuple[int, events.TokenTransfer]]  # (position in log_rows, Transfer) in log order
     seen: dict[bytes, bool]  # every address the block touches -> known to be a contract
     # The verified records, only when the block has hVM/PoP/tunnel/keystone rows to derive.
     extras: PreparedBlock | None
@@ -138,8 +119,7 @@ def lay_out(prepared: PreparedBlock) -> BlockLayout:
             except events.EventDecodeError:
                 continue  # a Transfer-named event of some other shape is not a token transfer
             if t is not None:
-                transfers.append(Transfer(len(log_rows) - 1, t.token, t.standard, t.from_address, t.to_address,
-                                          t.value, t.token_id))  # fmt: skip
+                transfers.append((len(log_rows) - 1, t))
                 seen.setdefault(t.from_address, False)
                 seen.setdefault(t.to_address, False)
     seen.pop(ZERO_ADDRESS, None)

@@ -36,10 +36,10 @@ KNOWN_TX_TYPES = frozenset(
 
 
 
-def _positional_pickle(cls: type[T]) -> type[T]:
+def positional_pickle(cls: type[T]) -> type[T]:
     """Pickle a record as ``cls(*values)``.
 
-    Prepared blocks travel from fetch worker processes to the writer. The pickling that
+    Records (and decoded events) travel from fetch worker processes to the writer. The pickling that
     ``dataclass(slots=True)`` generates calls ``dataclasses.fields()`` for every object, which
     made unpickling the records of a 50-transaction block cost more than verifying it; this
     is one C-level ``attrgetter`` call out and one ``__init__`` in.
@@ -53,11 +53,13 @@ def _positional_pickle(cls: type[T]) -> type[T]:
     return cls
 
 
+# The mint/burn counterparty of token transfers; never a holder or a real sender.
+ZERO_ADDRESS = bytes(20)
 # Sender of 0x7C and 0x7D transactions, hardcoded in op-geth's signer.
 HEMI_SYSTEM_SENDER = bytes.fromhex("88" * 20)
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class HemiLog:
     address: bytes
@@ -71,14 +73,14 @@ class HemiLog:
     removed: bool
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class AccessListEntry:
     address: bytes
     storage_keys: tuple[bytes, ...]
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class Authorization:
     """One EIP-7702 authorization tuple (``authorizationList`` item)."""
@@ -91,7 +93,7 @@ class Authorization:
     s: int
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class HemiTransaction:
     hash: bytes
@@ -133,7 +135,7 @@ class HemiTransaction:
         return self.tx_type in SYSTEM_TX_TYPES
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class Withdrawal:
     index: int
@@ -142,7 +144,7 @@ class Withdrawal:
     amount_gwei: int
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class HemiBlock:
     hash: bytes
@@ -176,7 +178,7 @@ class HemiBlock:
     withdrawals: tuple[Withdrawal, ...] | None
 
 
-@_positional_pickle
+@positional_pickle
 @dataclass(frozen=True, slots=True)
 class HemiReceipt:
     transaction_hash: bytes

@@ -22,13 +22,13 @@ from django.db import transaction
 
 from indexer.hemi import bulk, tokens
 from indexer.hemi.models import Token, TokenBalance, TokenTransfer
+from indexer.hemi.records import ZERO_ADDRESS
 from indexer.hemi.rpc import CallReverted, HemiRpc
 from indexer.hemi.sqlutil import chunked
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K")  # how a token is named: its row id or its address
 
-ZERO_ADDRESS = bytes(20)
 SELECTOR_NAME = bytes.fromhex("06fdde03")  # name()
 SELECTOR_SYMBOL = bytes.fromhex("95d89b41")  # symbol()
 SELECTOR_DECIMALS = bytes.fromhex("313ce567")  # decimals()
