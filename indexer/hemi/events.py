@@ -14,13 +14,14 @@ in **display** order (what the portal and the manager use), so it is exposed as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 
 from indexer.hashing import keccak256
-from indexer.hemi.records import ZERO_ADDRESS, HemiLog, positional_pickle
+from indexer.hemi.records import ZERO_ADDRESS, HemiLog
 
 DEPOSIT_CONFIRMED_SIGNATURE = "DepositConfirmed(address,address,bytes32,uint256,uint256)"
 WITHDRAWAL_INITIATED_SIGNATURE = "WithdrawalInitiated(address,address,string,uint256,uint256,uint64)"
@@ -91,10 +92,12 @@ class VaultCreated:
     vault: bytes
 
 
-@positional_pickle  # laid-out blocks carry these from the fetch workers to the writer
-@dataclass(frozen=True, slots=True)
-class TokenTransfer:
-    """ERC-20 (``value`` set) or ERC-721 (``token_id`` set) Transfer."""
+class TokenTransfer(NamedTuple):
+    """ERC-20 (``value`` set) or ERC-721 (``token_id`` set) Transfer.
+
+    A named tuple like the records (see ``records``): one per transfer log, built in the fetch
+    workers and pickled with the laid-out block to the writer.
+    """
 
     standard: str  # "erc20" | "erc721"
     token: bytes

@@ -259,6 +259,8 @@ def _hash_items(values: list[Any], field: str, memo: dict[str, bytes] | None = N
 
 
 def _expect_mapping(obj: Any, field: str) -> Mapping[str, Any]:
+    if obj.__class__ is dict:  # what json gives; isinstance against the Mapping ABC costs more
+        return obj
     if not isinstance(obj, Mapping):
         raise HemiDecodeError(field, f"expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -283,16 +285,17 @@ def map_log(obj: Any, prefix: str = "", cache: ValueCache | None = None) -> Hemi
     removed = obj.get("removed", False)
     if not isinstance(removed, bool):
         raise HemiDecodeError(prefix + "removed", "expected a boolean")
+    # Positional, in HemiLog's field order (see records: keywords cost more than the parsing).
     return HemiLog(
-        address=_d(obj, "address", prefix, 20, addresses),
-        topics=_hash_items(topics_raw, prefix + "topics", hashes),
-        data=_d(obj, "data", prefix),
-        log_index=_opt_quantity(obj, "logIndex", prefix, UINT64_BITS),
-        transaction_index=_opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities),
-        transaction_hash=_opt_hash(obj, "transactionHash", prefix, hashes),
-        block_hash=_opt_hash(obj, "blockHash", prefix, hashes),
-        block_number=_opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities),
-        removed=removed,
+        _d(obj, "address", prefix, 20, addresses),
+        _hash_items(topics_raw, prefix + "topics", hashes),
+        _d(obj, "data", prefix),
+        _opt_quantity(obj, "logIndex", prefix, UINT64_BITS),
+        _opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities),
+        _opt_hash(obj, "transactionHash", prefix, hashes),
+        _opt_hash(obj, "blockHash", prefix, hashes),
+        _opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities),
+        removed,
     )
 
 
@@ -328,10 +331,10 @@ def _map_authorizations(value: Any, field: str) -> tuple[Authorization, ...]:
     return tuple(out)
 
 
-def _y_parity(obj: Mapping[str, Any], prefix: str) -> int:
+def _y_parity(obj: Mapping[str, Any], prefix: str, memo: dict[str, int] | None = None) -> int:
     """Typed transactions carry ``yParity``; older nodes only ``v``. If both exist they must agree."""
-    y = _opt_quantity(obj, "yParity", prefix)
-    v = _opt_quantity(obj, "v", prefix)
+    y = _opt_quantity(obj, "yParity", prefix, UINT256_BITS, memo)
+    v = _opt_quantity(obj, "v", prefix, UINT256_BITS, memo)
     if y is None and v is None:
         raise HemiDecodeError(prefix + "yParity", "missing required field (neither yParity nor v)")
     if y is not None and v is not None and y != v:
@@ -360,35 +363,30 @@ def map_transaction(obj: Any, prefix: str = "", cache: ValueCache | None = None)
     """Map one ``eth_getTransactionBy*`` object (or a block's full transaction entry)."""
     hashes, addresses, quantities = _memos(cache)
     obj = _expect_mapping(obj, prefix.rstrip(".") or "transaction")
-    tx_type = _q(obj, "type", prefix, 8) if "type" in obj else LEGACY_TX
+    tx_type = _q(obj, "type", prefix, 8, quantities) if "type" in obj else LEGACY_TX
     if tx_type not in KNOWN_TX_TYPES:
         raise HemiDecodeError(prefix + "type", f"unsupported transaction type 0x{tx_type:02x}")
 
-    def q(key: str, bits: int = UINT256_BITS) -> int:
-        return _q(obj, key, prefix, bits)
-
-    common: dict[str, Any] = {
-        "hash": _d(obj, "hash", prefix, 32, hashes),
-        "tx_type": tx_type,
-        "from_address": _d(obj, "from", prefix, 20, addresses),
-        "gas": q("gas", UINT64_BITS),
-        "input": _d(obj, "input", prefix),
-        "gas_price": _opt_quantity(obj, "gasPrice", prefix),
-        "block_hash": _opt_hash(obj, "blockHash", prefix, hashes),
-        "block_number": _opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities),
-        "transaction_index": _opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities),
-    }
+    tx_hash = _d(obj, "hash", prefix, 32, hashes)
+    from_address = _d(obj, "from", prefix, 20, addresses)
+    gas = _q(obj, "gas", prefix, UINT64_BITS, quantities)
+    data = _d(obj, "input", prefix)
+    gas_price = _opt_quantity(obj, "gasPrice", prefix, UINT256_BITS, quantities)
+    block_hash = _opt_hash(obj, "blockHash", prefix, hashes)
+    block_number = _opt_quantity(obj, "blockNumber", prefix, UINT64_BITS, quantities)
+    transaction_index = _opt_quantity(obj, "transactionIndex", prefix, UINT64_BITS, quantities)
 
     if tx_type == DEPOSIT_TX:
         is_system = obj.get("isSystemTx", False)
         if not isinstance(is_system, bool):
             raise HemiDecodeError(prefix + "isSystemTx", "expected a boolean")
         return HemiTransaction(
-            **common,
+            hash=tx_hash, tx_type=tx_type, from_address=from_address, gas=gas, input=data, gas_price=gas_price,
+            block_hash=block_hash, block_number=block_number, transaction_index=transaction_index,
             to_address=_to_address(obj, prefix, memo=addresses, required=False),
             # op-geth prints the deposit nonce from the receipt; pending deposits may lack it.
             nonce=_opt_quantity(obj, "nonce", prefix, UINT64_BITS) or 0,
-            value=q("value"),
+            value=_q(obj, "value", prefix),
             source_hash=parse_hash(_req(obj, "sourceHash", prefix), prefix + "sourceHash"),
             mint=_opt_quantity(obj, "mint", prefix),
             is_system_tx=is_system,
@@ -396,69 +394,57 @@ def map_transaction(obj: Any, prefix: str = "", cache: ValueCache | None = None)
         )
 
     if tx_type in SYSTEM_TX_TYPES:
-        if common["from_address"] != HEMI_SYSTEM_SENDER:
+        if from_address != HEMI_SYSTEM_SENDER:
             raise HemiDecodeError(prefix + "from", f"type 0x{tx_type:02x} must come from 0x8888…8888")
         value = _opt_quantity(obj, "value", prefix) or 0
         if value != 0:
             # The envelope has no value field; a non-zero value means the JSON is not what it claims.
             raise HemiDecodeError(prefix + "value", f"type 0x{tx_type:02x} carries no value, got {value}")
         return HemiTransaction(
-            **common,
+            hash=tx_hash, tx_type=tx_type, from_address=from_address, gas=gas, input=data, gas_price=gas_price,
+            block_hash=block_hash, block_number=block_number, transaction_index=transaction_index,
             to_address=_to_address(obj, prefix, memo=addresses, required=False),
             nonce=_opt_quantity(obj, "nonce", prefix, UINT64_BITS) or 0,
             value=0,
         )
 
-    signed: dict[str, Any] = {
-        "nonce": q("nonce", UINT64_BITS),
-        "value": q("value"),
-        "r": q("r"),
-        "s": q("s"),
-    }
+    # Signed transactions (legacy and 0x01-0x04), the bulk of every block: one positional
+    # construction (see records), with None for what the type does not have.
+    nonce = _q(obj, "nonce", prefix, UINT64_BITS)
+    value = _q(obj, "value", prefix, UINT256_BITS, quantities)
+    r = _q(obj, "r", prefix)
+    s = _q(obj, "s", prefix)
+    max_fee = max_tip = access_list = blob_fee = blob_hashes = authorizations = None
     if tx_type == LEGACY_TX:
-        return HemiTransaction(
-            **common,
-            **signed,
-            to_address=_to_address(obj, prefix, memo=addresses, required=False),
-            v=q("v"),
-            chain_id=_opt_quantity(obj, "chainId", prefix),
-        )
-
-    y_parity = _y_parity(obj, prefix)
-    typed: dict[str, Any] = {
-        **signed,
-        "chain_id": q("chainId"),
-        "access_list": _map_access_list(_req(obj, "accessList", prefix), prefix + "accessList"),
-        "y_parity": y_parity,
-        "v": y_parity,
-    }
-    if tx_type == ACCESS_LIST_TX:
-        if common["gas_price"] is None:
-            raise HemiDecodeError(prefix + "gasPrice", "missing required field")
-        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, memo=addresses, required=False))
-
-    typed["max_fee_per_gas"] = q("maxFeePerGas")
-    typed["max_priority_fee_per_gas"] = q("maxPriorityFeePerGas")
-    if tx_type == DYNAMIC_FEE_TX:
-        return HemiTransaction(**common, **typed, to_address=_to_address(obj, prefix, memo=addresses, required=False))
-    if tx_type == BLOB_TX:
-        hashes = _expect_list(_req(obj, "blobVersionedHashes", prefix), prefix + "blobVersionedHashes")
-        return HemiTransaction(
-            **common,
-            **typed,
-            to_address=_to_address(obj, prefix, memo=addresses, required=True),
-            max_fee_per_blob_gas=q("maxFeePerBlobGas"),
-            blob_versioned_hashes=_hash_items(hashes, prefix + "blobVersionedHashes"),
-        )
-    # SET_CODE_TX
+        to_address = _to_address(obj, prefix, memo=addresses, required=False)
+        v = _q(obj, "v", prefix, UINT256_BITS, quantities)
+        chain_id = _opt_quantity(obj, "chainId", prefix, UINT256_BITS, quantities)
+        y_parity = None
+    else:
+        y_parity = v = _y_parity(obj, prefix, quantities)
+        chain_id = _q(obj, "chainId", prefix, UINT256_BITS, quantities)
+        access_list = _map_access_list(_req(obj, "accessList", prefix), prefix + "accessList")
+        if tx_type == ACCESS_LIST_TX:
+            if gas_price is None:
+                raise HemiDecodeError(prefix + "gasPrice", "missing required field")
+        else:
+            max_fee = _q(obj, "maxFeePerGas", prefix, UINT256_BITS, quantities)
+            max_tip = _q(obj, "maxPriorityFeePerGas", prefix, UINT256_BITS, quantities)
+        # Blob and set-code transactions cannot create contracts.
+        to_address = _to_address(obj, prefix, memo=addresses, required=tx_type in (BLOB_TX, SET_CODE_TX))
+        if tx_type == BLOB_TX:
+            blob_fee = _q(obj, "maxFeePerBlobGas", prefix)
+            listed = _expect_list(_req(obj, "blobVersionedHashes", prefix), prefix + "blobVersionedHashes")
+            blob_hashes = _hash_items(listed, prefix + "blobVersionedHashes")
+        elif tx_type == SET_CODE_TX:
+            authorizations = _map_authorizations(_req(obj, "authorizationList", prefix), prefix + "authorizationList")
     return HemiTransaction(
-        **common,
-        **typed,
-        to_address=_to_address(obj, prefix, memo=addresses, required=True),
-        authorization_list=_map_authorizations(
-            _req(obj, "authorizationList", prefix), prefix + "authorizationList"
-        ),
-    )
+        tx_hash, tx_type, from_address, to_address, nonce, gas, value, data, gas_price,
+        max_fee, max_tip, chain_id, access_list, blob_fee, blob_hashes, authorizations,
+        v, r, s, y_parity,
+        None, None, False, None,  # source_hash, mint, is_system_tx, deposit_receipt_version
+        block_hash, block_number, transaction_index,
+    )  # fmt: skip
 
 
 def _map_withdrawal(obj: Any, p: str) -> Withdrawal:
@@ -545,57 +531,57 @@ def map_block(obj: Any, cache: ValueCache | None = None) -> HemiBlock:
     )
 
 
+# Optional receipt fields (blob, OP-stack deposit, Hemi system tx, L1 fee), in HemiReceipt's
+# field order, with the bits each must fit in.
+_RECEIPT_EXTRAS = (
+    ("blobGasUsed", UINT64_BITS), ("blobGasPrice", UINT256_BITS), ("depositNonce", UINT64_BITS),
+    ("depositReceiptVersion", UINT64_BITS), ("popPayoutNonce", UINT64_BITS),
+    ("btcAttributesDepositedNonce", UINT64_BITS), ("l1Fee", UINT256_BITS), ("l1GasUsed", UINT256_BITS),
+    ("l1GasPrice", UINT256_BITS), ("l1BlobBaseFee", UINT256_BITS), ("l1BaseFeeScalar", UINT256_BITS),
+    ("l1BlobBaseFeeScalar", UINT256_BITS),
+)  # fmt: skip
+
+
 def map_receipt(obj: Any, cache: ValueCache | None = None) -> HemiReceipt:
     """Map an ``eth_getTransactionReceipt`` reply (or one item of ``eth_getBlockReceipts``)."""
     hashes, addresses, quantities = _memos(cache)
     obj = _expect_mapping(obj, "receipt")
     p = ""
+    get = obj.get
 
-    def q(key: str, bits: int = UINT64_BITS, memo: dict[str, int] | None = None) -> int:
-        return _q(obj, key, p, bits, memo)
-
-    status = _opt_quantity(obj, "status", p, UINT64_BITS)
-    root = obj.get("root")
+    status = _opt_quantity(obj, "status", p, UINT64_BITS, quantities)
+    root = get("root")
     root_bytes = None if root in (None, "0x") else parse_hash(root, "root")
     if status is None and root_bytes is None:
         raise HemiDecodeError("status", "missing both status and root")
     if status is not None and status not in (0, 1):
         raise HemiDecodeError("status", f"must be 0 or 1, got {status}")
-    contract = obj.get("contractAddress")
-    scalar_text = obj.get("l1FeeScalar")
+    contract = get("contractAddress")
+    scalar_text = get("l1FeeScalar")
     if scalar_text is not None and not isinstance(scalar_text, str):
         raise HemiDecodeError("l1FeeScalar", "expected a string")
     logs = _expect_list(_req(obj, "logs", p), "logs")
-    tx_type = parse_quantity(obj["type"], "type", 8) if "type" in obj else LEGACY_TX
+    tx_type = _q(obj, "type", p, 8, quantities) if "type" in obj else LEGACY_TX
     if tx_type not in KNOWN_TX_TYPES:
         raise HemiDecodeError("type", f"unsupported receipt type 0x{tx_type:02x}")
+    extras = [None if get(key) is None else _q(obj, key, p, bits) for key, bits in _RECEIPT_EXTRAS]
+    # Positional, in HemiReceipt's field order (see records).
     return HemiReceipt(
-        transaction_hash=_d(obj, "transactionHash", p, 32, hashes),
-        transaction_index=q("transactionIndex", memo=quantities),
-        block_hash=_d(obj, "blockHash", p, 32, hashes),
-        block_number=q("blockNumber", memo=quantities),
-        tx_type=tx_type,
-        from_address=_d(obj, "from", p, 20, addresses),
-        to_address=None if obj.get("to") is None else _d(obj, "to", p, 20, addresses),
-        contract_address=None if contract is None else _d(obj, "contractAddress", p, 20, addresses),
-        status=status,
-        root=root_bytes,
-        cumulative_gas_used=q("cumulativeGasUsed"),
-        gas_used=q("gasUsed"),
-        effective_gas_price=_opt_quantity(obj, "effectiveGasPrice", p),
-        logs_bloom=_d(obj, "logsBloom", p, 256),
-        logs=tuple(map_log(log, f"logs[{i}].", cache) for i, log in enumerate(logs)),
-        blob_gas_used=_opt_quantity(obj, "blobGasUsed", p, UINT64_BITS),
-        blob_gas_price=_opt_quantity(obj, "blobGasPrice", p),
-        deposit_nonce=_opt_quantity(obj, "depositNonce", p, UINT64_BITS),
-        deposit_receipt_version=_opt_quantity(obj, "depositReceiptVersion", p, UINT64_BITS),
-        pop_payout_nonce=_opt_quantity(obj, "popPayoutNonce", p, UINT64_BITS),
-        btc_attributes_deposited_nonce=_opt_quantity(obj, "btcAttributesDepositedNonce", p, UINT64_BITS),
-        l1_fee=_opt_quantity(obj, "l1Fee", p),
-        l1_gas_used=_opt_quantity(obj, "l1GasUsed", p),
-        l1_gas_price=_opt_quantity(obj, "l1GasPrice", p),
-        l1_blob_base_fee=_opt_quantity(obj, "l1BlobBaseFee", p),
-        l1_base_fee_scalar=_opt_quantity(obj, "l1BaseFeeScalar", p),
-        l1_blob_base_fee_scalar=_opt_quantity(obj, "l1BlobBaseFeeScalar", p),
-        l1_fee_scalar_text=scalar_text,
+        _d(obj, "transactionHash", p, 32, hashes),
+        _q(obj, "transactionIndex", p, UINT64_BITS, quantities),
+        _d(obj, "blockHash", p, 32, hashes),
+        _q(obj, "blockNumber", p, UINT64_BITS, quantities),
+        tx_type,
+        _d(obj, "from", p, 20, addresses),
+        None if get("to") is None else _d(obj, "to", p, 20, addresses),
+        None if contract is None else _d(obj, "contractAddress", p, 20, addresses),
+        status,
+        root_bytes,
+        _q(obj, "cumulativeGasUsed", p, UINT64_BITS),
+        _q(obj, "gasUsed", p, UINT64_BITS, quantities),
+        _opt_quantity(obj, "effectiveGasPrice", p, UINT256_BITS, quantities),
+        _d(obj, "logsBloom", p, 256),
+        tuple([map_log(log, f"logs[{i}].", cache) for i, log in enumerate(logs)]),
+        *extras,
+        scalar_text,
     )

@@ -8,8 +8,8 @@ random nested structures) with one type dispatch per item.
 
 Accepted items: ``bytes``/``bytearray`` (a string), ``int`` >= 0 (minimal big-endian string,
 0 is the empty string), and ``list``/``tuple`` of items. Anything else - ``bool``, ``str``,
-negative ints - raises :class:`RlpEncodeError` instead of guessing an encoding (pyrlp would
-encode bools and text; nothing on the Hemi path needs either).
+negative ints, named tuples (the ingest's records) - raises :class:`RlpEncodeError` instead of
+guessing an encoding (pyrlp would encode bools and text; nothing on the Hemi path needs either).
 
 Decoding stays with pyrlp (``rlp.decode(..., strict=True)``): it is not on the hot path.
 """
@@ -31,12 +31,22 @@ class RlpEncodeError(ValueError):
     """A value with no canonical RLP encoding here (wrong type, negative, or too long)."""
 
 
+# Long-form prefixes already built, by (length, offset): the same few lengths recur (a 256-byte
+# bloom, a transfer's 68-byte input, receipts and transactions of one shape).
+_LONG_PREFIXES: dict[tuple[int, int], bytes] = {}
+
+
 def _long_prefix(length: int, offset: int) -> bytes:
     """Prefix of a payload of 56 bytes or more: ``offset + len(len)`` then the length."""
-    if length >= 1 << 64:
-        raise RlpEncodeError(f"payload of {length} bytes is too long for RLP")
-    size = (length.bit_length() + 7) >> 3
-    return bytes((offset + size,)) + length.to_bytes(size, "big")
+    prefix = _LONG_PREFIXES.get((length, offset))
+    if prefix is None:
+        if length >= 1 << 64:
+            raise RlpEncodeError(f"payload of {length} bytes is too long for RLP")
+        size = (length.bit_length() + 7) >> 3
+        prefix = bytes((offset + size,)) + length.to_bytes(size, "big")
+        if length < 1 << 16:  # bounded: at most 2 x 65536 entries, in practice a few hundred
+            _LONG_PREFIXES[(length, offset)] = prefix
+    return prefix
 
 
 def encode_string(data: bytes) -> bytes:
@@ -110,6 +120,9 @@ def _encode_other(item: Any) -> bytes:
         return encode_string(bytes(item))
     if isinstance(item, int):
         return encode_int(int(item))
+    if isinstance(item, tuple) and hasattr(item, "_fields"):
+        # A record (``records`` are named tuples): its RLP shape is the codec's choice, not its field order.
+        raise RlpEncodeError(f"cannot RLP-encode a {type(item).__name__} record; encode its fields")
     if isinstance(item, (list, tuple)):
         return encode_list(item)
     raise RlpEncodeError(f"cannot RLP-encode {type(item).__name__}")

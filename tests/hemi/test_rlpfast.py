@@ -81,6 +81,17 @@ def test_values_without_a_canonical_encoding_are_refused(bad):
         rlpfast.encode_list([b"ok", bad])
 
 
+def test_records_are_not_encoded_as_lists():
+    # Records are named tuples; encoding one by field order would be a silent wrong encoding.
+    from indexer.hemi.records import AccessListEntry
+
+    entry = AccessListEntry(address=b"\x11" * 20, storage_keys=())
+    with pytest.raises(rlpfast.RlpEncodeError, match="AccessListEntry"):
+        rlpfast.encode_list([entry])
+    with pytest.raises(rlpfast.RlpEncodeError):
+        rlpfast.encode(entry)
+
+
 @pytest.mark.parametrize("name", ["goerli-block-8651337-london.json", "goerli-block-8656414-shanghai.json"])
 def test_recorded_transactions_encode_like_pyrlp(name):
     block = map_block(json.loads((FIXTURES / name).read_text()))

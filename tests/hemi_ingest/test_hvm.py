@@ -91,8 +91,8 @@ def _system_tx(
     from indexer.hemi.rlpcodec import encode_system_tx
 
     raw = encode_system_tx(tx_type, to, 1_000_000, data)
-    tx = dataclasses.replace(
-        block, hash=keccak256(raw), tx_type=tx_type, from_address=HEMI_SYSTEM_SENDER, to_address=to, nonce=0,
+    tx = block._replace(
+        hash=keccak256(raw), tx_type=tx_type, from_address=HEMI_SYSTEM_SENDER, to_address=to, nonce=0,
         gas=1_000_000, value=0, input=data, gas_price=None, max_fee_per_gas=None, max_priority_fee_per_gas=None,
         chain_id=None, access_list=None, v=None, r=None, s=None, y_parity=None, transaction_index=index,
     )  # fmt: skip
@@ -115,9 +115,9 @@ def _prepared_with_system_txs(chain: DevChain, hvm_data: bytes, payout_data: byt
         txs.append(tx)
         raws.append(raw)
         receipts.append(
-            dataclasses.replace(receipt, transaction_hash=tx.hash, transaction_index=i, tx_type=tx_type, logs=())
+            receipt._replace(transaction_hash=tx.hash, transaction_index=i, tx_type=tx_type, logs=())
         )
-    block = dataclasses.replace(prepared.block, transactions=tuple(txs), transaction_hashes=tuple(t.hash for t in txs))
+    block = prepared.block._replace(transactions=tuple(txs), transaction_hashes=tuple(t.hash for t in txs))
     return dataclasses.replace(prepared, block=block, receipts=tuple(receipts), raw_txs=tuple(raws),
                                raw_receipts=tuple(raws))  # fmt: skip
 
