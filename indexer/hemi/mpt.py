@@ -180,8 +180,42 @@ def ordered_trie_root(values: Sequence[bytes]) -> bytes:
     for i, value in enumerate(values):
         if not value:
             raise ValueError(f"empty value for key 0x{keys[i]} cannot be stored in a trie")
+    if 2 <= len(values) <= _SMALL_ORDERED_MAX:
+        return _small_ordered_root(values)
     prepared = sorted(zip(keys[: len(values)], values, strict=True))
     return keccak256(_encode_node(prepared, 0, None, []))
+
+
+# Up to 128 items every key rlp(i) is one byte: 0x80 for item 0, the byte i itself for 1..127.
+_SMALL_ORDERED_MAX = 128
+_EMPTY_LEAF_PATH = b"\x20"  # hex-prefix of an empty leaf path (an even, zero-length path)
+_ONE_NIBBLE_LEAF_PATH = tuple(bytes((0x30 | nibble,)) for nibble in range(16))  # odd leaf paths
+
+
+def _small_ordered_root(values: Sequence[bytes]) -> bytes:
+    """The root of an ordered trie of 2..128 items, built by its fixed shape (the ingest's case).
+
+    With one-byte keys the shape is known: the root is a branch on the key's high nibble.
+    Item 0 (key 0x80) sits alone under nibble 8 as a leaf with path "0". Under nibble h, items
+    16h..16h+15 (item 0 excluded) form a leaf with the low nibble as its path when only one is
+    present, and a branch on the low nibble over empty-path leaves otherwise. Same bytes as
+    ``_encode_node`` (tests compare the two for every size), without sorting, slicing and
+    recursing per item. Hex-prefix bytes are below 0x80, so each is its own RLP encoding.
+    """
+    n = len(values)
+    slots = [EMPTY_STRING] * 16
+    slots[8] = _ref(wrap_list(_ONE_NIBBLE_LEAF_PATH[0] + encode_string(values[0])))
+    for high in range(((n - 1) >> 4) + 1):
+        first = high << 4 or 1
+        last = min(n - 1, high << 4 | 15)
+        if first == last:
+            slots[high] = _ref(wrap_list(_ONE_NIBBLE_LEAF_PATH[first & 15] + encode_string(values[first])))
+            continue
+        children = [EMPTY_STRING] * 16
+        for i in range(first, last + 1):
+            children[i & 15] = _ref(wrap_list(_EMPTY_LEAF_PATH + encode_string(values[i])))
+        slots[high] = _ref(wrap_list(b"".join(children) + EMPTY_STRING))
+    return keccak256(wrap_list(b"".join(slots) + EMPTY_STRING))
 
 
 def ordered_trie_proof(values: Sequence[bytes], index: int) -> list[bytes]:

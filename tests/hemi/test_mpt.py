@@ -89,6 +89,19 @@ def test_ordered_roots_match_py_trie(size):
     assert ordered_trie_root(values) == reference_root(items)
 
 
+def test_fixed_shape_ordered_root_equals_the_general_builder_at_every_size():
+    # ordered_trie_root builds tries of 2..128 items by their known shape; trie_root takes the
+    # general path (sort, shared prefixes, recursion). Every size up to and past the switch,
+    # with values short enough to be inlined and long enough to be hashed.
+    from indexer.hemi.mpt import ordered_items
+
+    rng = random.Random(2718)
+    for size in range(1, 140):
+        for _ in range(2):
+            values = [random_value(rng) for _ in range(size)]
+            assert ordered_trie_root(values) == trie_root(ordered_items(values)), size
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_arbitrary_keys_including_prefixes_match_py_trie(seed):
     rng = random.Random(1000 + seed)
