@@ -175,6 +175,22 @@ def test_non_transient_errors_are_not_retried(node: ScriptedNode) -> None:
     assert len(node.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>502 from a proxy, served as 200</html>",
+        '[{"jsonrpc": "2.0", "id": 1, "result": "0x2a"}',  # cut off
+        '{"jsonrpc": "2.0", "id": 1, "result": "\\ud800"}',  # a lone UTF-16 surrogate is no text
+    ],
+)
+def test_a_reply_that_is_not_json_is_a_named_error(node: ScriptedNode, body: str) -> None:
+    node.failures.append((200, body))
+    with fast_client(node.url) as client, pytest.raises(HemiRpcError, match="reply is not JSON") as raised:
+        client.block_number()
+    assert not isinstance(raised.value, TransientRpcError)
+    assert len(node.requests) == 1  # not retried
+
+
 def test_a_missing_block_is_a_named_error(node: ScriptedNode) -> None:
     with pytest.raises(BlockNotFound):
         fast_client(node.url).blocks_by_number([41, 42, 43])
