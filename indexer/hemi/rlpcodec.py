@@ -45,7 +45,7 @@ from indexer.hemi.records import (
     HemiReceipt,
     HemiTransaction,
 )
-from indexer.hemi.rlpfast import encode_list
+from indexer.hemi.rlpfast import encode_int, encode_list, encode_string, wrap_list
 
 # Gas of every 0x7C/0x7D transaction op-node/op-geth build (the Regolith system-tx gas).
 SYSTEM_TX_GAS = 1_000_000
@@ -173,16 +173,30 @@ def encode_receipt(receipt: HemiReceipt) -> bytes:
         status = receipt.root
     else:
         raise TransactionEncodeError("receipt has neither status nor root")
-    logs = [(log.address, log.topics, log.data) for log in receipt.logs]
-    fields: list = [status, receipt.cumulative_gas_used, receipt.logs_bloom, logs]
+    fields = [
+        encode_string(status), encode_int(receipt.cumulative_gas_used), encode_string(receipt.logs_bloom),
+        wrap_list(b"".join([_encode_log(log.address, log.topics, log.data) for log in receipt.logs])),
+    ]  # fmt: skip
     if receipt.tx_type == DEPOSIT_TX and receipt.deposit_receipt_version is not None:
         if receipt.deposit_nonce is None:
             raise TransactionEncodeError("post-Canyon deposit receipt needs depositNonce")
-        fields += [receipt.deposit_nonce, receipt.deposit_receipt_version]
-    payload = encode_list(fields)
+        fields += [encode_int(receipt.deposit_nonce), encode_int(receipt.deposit_receipt_version)]
+    payload = wrap_list(b"".join(fields))
     if receipt.tx_type == LEGACY_TX:
         return payload
     return _TYPE_BYTE[receipt.tx_type] + payload
+
+
+def _encode_log(address: bytes, topics: tuple[bytes, ...], data: bytes) -> bytes:
+    """RLP of ``[address, [topics...], data]``; one receipt holds several (this is the hot path).
+
+    A 20-byte address and 32-byte topics have fixed one-byte prefixes (0x94, 0xa0); anything
+    else (a record built by hand) takes the general encoder, which gives the same bytes.
+    """
+    if len(address) == 20 and all(len(topic) == 32 for topic in topics):
+        encoded_topics = b"".join([b"\xa0" + topic for topic in topics])
+        return wrap_list(b"\x94" + address + wrap_list(encoded_topics) + encode_string(data))
+    return encode_list([address, topics, data])
 
 
 # --------------------------------------------------------------------------- 0x7C / 0x7D envelope

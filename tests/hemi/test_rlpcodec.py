@@ -296,3 +296,24 @@ def test_hemi_system_receipts_are_hashed_without_their_nonce(tx_type, nonce_key)
     prefix = bytes.fromhex(tx_type[2:])
     expected = prefix + rlp.encode(_Receipt(b"\x01", 0x12345, BLOOM, reference_logs()))
     assert encode_receipt(receipt(tx_type, **{nonce_key: "0x9"})) == expected
+
+
+def test_receipts_with_many_logs_of_every_shape_match_pyrlp():
+    # encode_receipt writes the usual log shape (20-byte address, 32-byte topics) with fixed
+    # prefixes; a hand-built record of any other shape takes the general encoder. Both must
+    # give pyrlp's bytes: 0-4 topics, empty to long data, odd sizes, more than 55 bytes of logs.
+    import random
+
+    from indexer.hemi.records import HemiLog
+
+    rng = random.Random(5)
+    for _ in range(200):
+        logs = []
+        for _ in range(rng.randrange(0, 6)):
+            address = rng.randbytes(rng.choice([20, 20, 20, 19, 0]))
+            topics = tuple(rng.randbytes(rng.choice([32, 32, 32, 31, 1])) for _ in range(rng.randrange(0, 5)))
+            data = rng.randbytes(rng.choice([0, 1, 32, 55, 56, 300]))
+            logs.append(HemiLog(address, topics, data, None, None, None, None, None, False))
+        record = receipt("0x2")._replace(logs=tuple(logs))
+        reference = [b"\x01", 0x12345, BLOOM, [[log.address, list(log.topics), log.data] for log in logs]]
+        assert encode_receipt(record) == b"\x02" + rlp.encode(reference)
