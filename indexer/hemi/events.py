@@ -125,8 +125,11 @@ class InitiateWithdrawalCall:
 TunnelEvent = DepositConfirmed | WithdrawalInitiated | WithdrawalChallengeSuccess | VaultCreated
 
 
+_ADDRESS_PADDING = bytes(12)  # an address topic is the address left-padded to 32 bytes
+
+
 def _topic_address(topic: bytes, name: str) -> bytes:
-    if topic[:12] != bytes(12):
+    if topic[:12] != _ADDRESS_PADDING:
         raise EventDecodeError(f"{name} topic is not a left-padded address: 0x{topic.hex()}")
     return topic[12:]
 
@@ -228,13 +231,14 @@ def decode_transfer(log: HemiLog) -> TokenTransfer | None:
         return None
     if len(log.topics) == 3:
         _shape(log, "ERC-20 Transfer", 3, 32)
+        # Positional (one per transfer log; see records): standard, token, from, to, value, token_id.
         return TokenTransfer(
-            standard="erc20",
-            token=log.address,
-            from_address=_topic_address(log.topics[1], "from"),
-            to_address=_topic_address(log.topics[2], "to"),
-            value=int.from_bytes(log.data, "big"),
-            token_id=None,
+            "erc20",
+            log.address,
+            _topic_address(log.topics[1], "from"),
+            _topic_address(log.topics[2], "to"),
+            int.from_bytes(log.data, "big"),
+            None,
         )
     if len(log.topics) == 4:
         _shape(log, "ERC-721 Transfer", 4, 0)

@@ -208,7 +208,14 @@ def _q(
 def _opt_quantity(
     obj: Mapping[str, Any], key: str, prefix: str, bits: int = UINT256_BITS, memo: dict[str, int] | None = None
 ) -> int | None:
-    return None if obj.get(key) is None else _q(obj, key, prefix, bits, memo)
+    value = obj.get(key)
+    if value is None:
+        return None
+    if memo is not None and value.__class__ is str:  # a repeat (block number, position...): no second call
+        number = memo.get(value)
+        if number is not None and number.bit_length() <= bits:
+            return number
+    return _q(obj, key, prefix, bits, memo)
 
 
 def _data_fast(value: Any, size: int | None) -> bytes | None:
