@@ -1,4 +1,4 @@
-"""Hemi (op-geth) JSON-RPC replies -> frozen dataclasses. Pure: no Django, no I/O.
+"""Hemi (op-geth) JSON-RPC replies -> immutable records (``records``). Pure: no Django, no I/O.
 
 Every value is parsed strictly, the way go-ethereum's ``hexutil`` parses it: quantities are
 ``0x``-prefixed hex without leading zeros, byte strings are ``0x``-prefixed even-length hex of
