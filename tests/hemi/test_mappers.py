@@ -323,3 +323,61 @@ def test_receipt_log_errors_name_their_position():
     with pytest.raises(HemiDecodeError) as exc:
         map_receipt(receipt_json(logs=[bad_log]))
     assert exc.value.field == "logs[0].data"
+
+
+def test_every_receipt_field_lands_in_its_own_attribute():
+    # map_receipt builds HemiReceipt positionally: with a distinct value in every field, a
+    # misordered argument (or a reordered record) shows up as a wrong attribute here.
+    optional = ["blobGasUsed", "blobGasPrice", "depositNonce", "depositReceiptVersion", "popPayoutNonce",
+                "btcAttributesDepositedNonce", "l1Fee", "l1GasUsed", "l1GasPrice", "l1BlobBaseFee",
+                "l1BaseFeeScalar", "l1BlobBaseFeeScalar"]  # fmt: skip
+    values = {key: hex(0x100 + i) for i, key in enumerate(optional)}
+    log = {"address": "0x" + "0a" * 20, "topics": ["0x" + "0b" * 32], "data": "0x0c", "logIndex": "0x3"}
+    receipt = map_receipt(receipt_json(
+        type="0x2", transactionIndex="0x5", cumulativeGasUsed="0x7777", gasUsed="0x6666",
+        effectiveGasPrice="0x5555", contractAddress="0x" + "ce" * 20, logsBloom="0x" + "bb" * 256,
+        logs=[log], l1FeeScalar="0.5", **values,
+    ))  # fmt: skip
+    assert (receipt.transaction_hash, receipt.transaction_index) == (b"\xcd" * 32, 5)
+    assert (receipt.block_hash, receipt.block_number, receipt.tx_type) == (b"\xab" * 32, 0x10, 2)
+    assert receipt.from_address == bytes.fromhex("deaddeaddeaddeaddeaddeaddeaddeaddead0001")
+    assert receipt.to_address == bytes.fromhex("4200000000000000000000000000000000000015")
+    assert (receipt.contract_address, receipt.status, receipt.root) == (b"\xce" * 20, 1, None)
+    assert (receipt.cumulative_gas_used, receipt.gas_used, receipt.effective_gas_price) == (0x7777, 0x6666, 0x5555)
+    assert receipt.logs_bloom == b"\xbb" * 256 and receipt.logs[0].log_index == 3
+    attributes = ["blob_gas_used", "blob_gas_price", "deposit_nonce", "deposit_receipt_version", "pop_payout_nonce",
+                  "btc_attributes_deposited_nonce", "l1_fee", "l1_gas_used", "l1_gas_price", "l1_blob_base_fee",
+                  "l1_base_fee_scalar", "l1_blob_base_fee_scalar"]  # fmt: skip
+    assert [getattr(receipt, name) for name in attributes] == [0x100 + i for i in range(len(optional))]
+    assert receipt.l1_fee_scalar_text == "0.5"
+
+
+@pytest.mark.parametrize("tx_type", ["0x0", "0x1", "0x2"])
+def test_every_signed_transaction_field_lands_in_its_own_attribute(tx_type):
+    # The signed types share one positional HemiTransaction construction; distinct values catch
+    # a misordered argument.
+    obj = {
+        "type": tx_type, "hash": "0x" + "01" * 32, "from": "0x" + "02" * 20, "to": "0x" + "03" * 20,
+        "nonce": "0x4", "gas": "0x5", "value": "0x6", "input": "0x07", "gasPrice": "0x8", "chainId": "0x9",
+        "r": "0xa", "s": "0xb", "blockHash": "0x" + "0c" * 32, "blockNumber": "0xd", "transactionIndex": "0xe",
+        "accessList": [{"address": "0x" + "0f" * 20, "storageKeys": ["0x" + "10" * 32]}],
+        "maxFeePerGas": "0x11", "maxPriorityFeePerGas": "0x12",
+    }  # fmt: skip
+    if tx_type == "0x0":
+        obj["v"] = "0x25"
+    else:
+        obj["v"] = obj["yParity"] = "0x1"
+    tx = map_transaction(obj)
+    assert (tx.hash, tx.from_address, tx.to_address) == (b"\x01" * 32, b"\x02" * 20, b"\x03" * 20)
+    assert (tx.nonce, tx.gas, tx.value, tx.input, tx.gas_price) == (4, 5, 6, b"\x07", 8)
+    assert (tx.chain_id, tx.r, tx.s) == (9, 10, 11)
+    assert (tx.block_hash, tx.block_number, tx.transaction_index) == (b"\x0c" * 32, 13, 14)
+    assert (tx.source_hash, tx.mint, tx.is_system_tx, tx.deposit_receipt_version) == (None, None, False, None)
+    assert (tx.max_fee_per_blob_gas, tx.blob_versioned_hashes, tx.authorization_list) == (None, None, None)
+    if tx_type == "0x0":
+        assert (tx.v, tx.y_parity, tx.access_list, tx.max_fee_per_gas) == (0x25, None, None, None)
+    else:
+        assert (tx.v, tx.y_parity) == (1, 1)
+        assert tx.access_list[0].address == b"\x0f" * 20 and tx.access_list[0].storage_keys == (b"\x10" * 32,)
+        fees = (tx.max_fee_per_gas, tx.max_priority_fee_per_gas)
+        assert fees == ((None, None) if tx_type == "0x1" else (0x11, 0x12))
