@@ -208,14 +208,7 @@ def _q(
 def _opt_quantity(
     obj: Mapping[str, Any], key: str, prefix: str, bits: int = UINT256_BITS, memo: dict[str, int] | None = None
 ) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if memo is not None and value.__class__ is str:  # a repeat (block number, position...): no second call
-        number = memo.get(value)
-        if number is not None and number.bit_length() <= bits:
-            return number
-    return _q(obj, key, prefix, bits, memo)
+    return None if obj.get(key) is None else _q(obj, key, prefix, bits, memo)
 
 
 def _data_fast(value: Any, size: int | None) -> bytes | None:
@@ -571,7 +564,7 @@ def map_receipt(obj: Any, cache: ValueCache | None = None) -> HemiReceipt:
     tx_type = _q(obj, "type", p, 8, quantities) if "type" in obj else LEGACY_TX
     if tx_type not in KNOWN_TX_TYPES:
         raise HemiDecodeError("type", f"unsupported receipt type 0x{tx_type:02x}")
-    extras = [None if get(key) is None else _q(obj, key, p, bits) for key, bits in _RECEIPT_EXTRAS]
+    extras = [_opt_quantity(obj, key, p, bits) for key, bits in _RECEIPT_EXTRAS]
     # Positional, in HemiReceipt's field order (see records).
     return HemiReceipt(
         _d(obj, "transactionHash", p, 32, hashes),
