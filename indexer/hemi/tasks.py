@@ -7,7 +7,9 @@ and metadata/custody reads overwrite with the same values. Only transient RPC er
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from celery import shared_task
@@ -39,6 +41,21 @@ def _client() -> HemiRpc | None:
     if not network.hemi_rpc_url:
         return None
     return HemiRpc.from_network(network)
+
+
+@contextlib.contextmanager
+def _task_client(task: Any) -> Iterator[HemiRpc]:
+    """The configured network's client for one run of ``task``; a transient RPC error inside
+    becomes a Celery retry with backoff, and the client is closed either way."""
+    rpc = _client()
+    if rpc is None:
+        raise RuntimeError("no Hemi RPC URL configured (set HEMI_RPC_URL)")
+    try:
+        yield rpc
+    except TransientRpcError as exc:
+        raise task.retry(exc=exc, countdown=_countdown(task.request.retries)) from exc
+    finally:
+        rpc.close()
 
 
 @shared_task(name="indexer.hemi.tasks.follow_tip", bind=True, max_retries=MAX_RETRIES)
@@ -74,29 +91,15 @@ def _sweep_missing_metadata() -> None:
 
 @shared_task(name="indexer.hemi.tasks.backfill_range", bind=True, max_retries=MAX_RETRIES)
 def backfill_range(self: Any, start: int, end: int) -> dict:
-    rpc = _client()
-    if rpc is None:
-        raise RuntimeError("no Hemi RPC URL configured (set HEMI_RPC_URL)")
-    try:
+    with _task_client(self) as rpc:
         state = sync.backfill(rpc, start, end)
-        return {"height": state.current, "blocks": state.blocks, "txs": state.txs, "reorgs": state.reorgs}
-    except TransientRpcError as exc:
-        raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from exc
-    finally:
-        rpc.close()
+    return {"height": state.current, "blocks": state.blocks, "txs": state.txs, "reorgs": state.reorgs}
 
 
 @shared_task(name="indexer.hemi.tasks.read_token_metadata", bind=True, max_retries=MAX_RETRIES)
 def read_token_metadata(self: Any, token_id: int) -> dict:
-    rpc = _client()
-    if rpc is None:
-        raise RuntimeError("no Hemi RPC URL configured (set HEMI_RPC_URL)")
-    try:
+    with _task_client(self) as rpc:
         token = tokens_ingest.read_token_metadata(token_id, rpc)
-    except TransientRpcError as exc:
-        raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from exc
-    finally:
-        rpc.close()
     if token is None:
         return {"token_id": token_id, "missing": True}
     return {"token_id": token_id, "read_at_block": token.metadata_read_at_block}
@@ -104,13 +107,6 @@ def read_token_metadata(self: Any, token_id: int) -> dict:
 
 @shared_task(name="indexer.hemi.tasks.read_vault", bind=True, max_retries=MAX_RETRIES)
 def read_vault(self: Any, vault_index: int) -> dict:
-    rpc = _client()
-    if rpc is None:
-        raise RuntimeError("no Hemi RPC URL configured (set HEMI_RPC_URL)")
-    try:
+    with _task_client(self) as rpc:
         vault = vaults_ingest.read_vault(vault_index, rpc)
-    except TransientRpcError as exc:
-        raise self.retry(exc=exc, countdown=_countdown(self.request.retries)) from exc
-    finally:
-        rpc.close()
     return {"vault_index": vault_index, "custody_address": vault.custody_address}
