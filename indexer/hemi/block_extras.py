@@ -56,21 +56,21 @@ def insert_system_rows(prepared: PreparedBlock, block_id: int, tx_ids: list[int]
         if p is not None:
             payouts.append(p)
     if hvm_rows:
-        updates = HvmUpdate.objects.bulk_create([h.update for h in hvm_rows])
-        headers = []
-        for update, h in zip(updates, hvm_rows, strict=True):
-            for header in h.headers:
-                header.update_id = update.id
-                headers.append(header)
-        HvmHeader.objects.bulk_create(headers)
+        _create_with_children(HvmUpdate, HvmHeader, "update_id", [(h.update, h.headers) for h in hvm_rows])
     if payouts:
-        saved = PopPayout.objects.bulk_create([p.payout for p in payouts])
-        entries = []
-        for payout_row, p in zip(saved, payouts, strict=True):
-            for entry in p.entries:
-                entry.payout_id = payout_row.id
-                entries.append(entry)
-        PopPayoutEntry.objects.bulk_create(entries)
+        _create_with_children(PopPayout, PopPayoutEntry, "payout_id", [(p.payout, p.entries) for p in payouts])
+
+
+def _create_with_children(parent_model: Any, child_model: Any, fk: str, families: list[tuple[Any, list]]) -> None:
+    """Insert ``(parent, children)`` pairs: the parents first (for their ids), then every child
+    with its ``fk`` column pointing at its parent - two statements whatever the count."""
+    parents = parent_model.objects.bulk_create([parent for parent, _ in families])
+    children = []
+    for parent, (_, kids) in zip(parents, families, strict=True):
+        for child in kids:
+            setattr(child, fk, parent.id)
+            children.append(child)
+    child_model.objects.bulk_create(children)
 
 
 def insert_tunnel_rows(
