@@ -11,7 +11,6 @@ from __future__ import annotations
 import rlp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from trie import HexaryTrie
 
 from indexer.hemi.mpt import (
     EMPTY_TRIE_ROOT,
@@ -23,17 +22,11 @@ from indexer.hemi.mpt import (
     verify_ordered_proof,
     verify_proof,
 )
+from tests.hemi.test_mpt import reference_root
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 values = st.binary(min_size=1, max_size=40) | st.binary(min_size=30, max_size=200)
-
-
-def reference_root(items: dict[bytes, bytes]) -> bytes:
-    t = HexaryTrie({})
-    for k, v in items.items():
-        t[k] = v
-    return t.root_hash
 
 
 @FAST
