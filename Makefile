@@ -9,11 +9,13 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: setup demo test lint bench clean services-shell
 
-$(STAMP): requirements.txt
+# requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
+# embedded servers. Every target here is a development target, so it installs both.
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
 	  echo "python3-venv missing: installing it with apt-get"; \
 	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
 # Python packages, then node packages and compiled devnet contracts (both skipped when current).
