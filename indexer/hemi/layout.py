@@ -37,7 +37,9 @@ TX_COLUMNS = (
     ("value", "numeric"), ("nonce", "numeric"), ("gas", "numeric"), ("gas_price", "numeric"),
     ("max_fee_per_gas", "numeric"), ("max_priority_fee_per_gas", "numeric"), ("input", "bytea"), ("raw", "bytea"),
     ("receipt_raw", "bytea"), ("status", "smallint"), ("gas_used", "numeric"), ("cumulative_gas_used", "numeric"),
-    ("effective_gas_price", "numeric"), ("contract_address", "bytea"),
+    ("effective_gas_price", "numeric"), ("contract_address", "bytea"), ("l1_fee", "numeric"),
+    ("l1_gas_used", "numeric"), ("l1_gas_price", "numeric"), ("l1_blob_base_fee", "numeric"),
+    ("l1_base_fee_scalar", "numeric"), ("l1_blob_base_fee_scalar", "numeric"), ("l1_fee_scalar_text", "text"),
 )  # fmt: skip
 # A log row starts with the position of its transaction in the block (the writer turns it
 # into the transaction's id).
@@ -97,7 +99,8 @@ def lay_out(prepared: PreparedBlock) -> BlockLayout:
     tx_rows = [
         (tx.hash, i, tx.tx_type, tx.from_address, tx.to_address, tx.value, tx.nonce, tx.gas, tx.gas_price,
          tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.input, raw, raw_receipt, r.status, r.gas_used,
-         r.cumulative_gas_used, r.effective_gas_price, r.contract_address)
+         r.cumulative_gas_used, r.effective_gas_price, r.contract_address, r.l1_fee, r.l1_gas_used, r.l1_gas_price,
+         r.l1_blob_base_fee, r.l1_base_fee_scalar, r.l1_blob_base_fee_scalar, r.l1_fee_scalar_text)
         for i, (tx, r, raw, raw_receipt) in enumerate(
             zip(txs, receipts, prepared.raw_txs, prepared.raw_receipts, strict=True))
     ]  # fmt: skip

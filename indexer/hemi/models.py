@@ -95,6 +95,17 @@ class Transaction(models.Model):
     cumulative_gas_used = models.DecimalField(**U256)
     effective_gas_price = models.DecimalField(null=True, **U256)
     contract_address = models.BinaryField(max_length=20, null=True)
+    # OP-stack receipt extras: the L1 data fee the sender paid on top of gas_used x price, and
+    # the inputs op-geth priced it with. NULL when the node reports none (deposits, system
+    # transactions, or a node that is not OP-stack such as plain anvil).
+    l1_fee = models.DecimalField(null=True, **U256)
+    l1_gas_used = models.DecimalField(null=True, **U256)
+    l1_gas_price = models.DecimalField(null=True, **U256)
+    l1_blob_base_fee = models.DecimalField(null=True, **U256)
+    l1_base_fee_scalar = models.DecimalField(null=True, **U256)
+    l1_blob_base_fee_scalar = models.DecimalField(null=True, **U256)
+    # Pre-Ecotone op-geth prints the scalar as a decimal string ("0.684"): kept as text, never a float.
+    l1_fee_scalar_text = models.CharField(max_length=80, null=True)
     canonical = models.BooleanField(default=True)
 
     objects = CanonicalQuerySet.as_manager()
@@ -103,8 +114,10 @@ class Transaction(models.Model):
         constraints = [models.UniqueConstraint(fields=["block", "index"], name="hemi_tx_position")]
         indexes = [
             models.Index(fields=["hash"], name="hemi_tx_hash"),
-            models.Index(fields=["sender"], name="hemi_tx_sender"),
-            models.Index(fields=["to"], name="hemi_tx_to"),
+            # An address's transactions, newest first, as keyset pages (explorer/queries/addresses.py):
+            # (address, id) gives both the lookup and the order, so a page is one range scan.
+            models.Index(fields=["sender", "id"], name="hemi_tx_sender_id"),
+            models.Index(fields=["to", "id"], name="hemi_tx_to_id"),
         ]
 
 
@@ -157,7 +170,7 @@ class Token(models.Model):
 class TokenTransfer(models.Model):
     # No DB FK constraints on log/token/block: see "Ingest-path tables" above.
     log = models.OneToOneField(Log, on_delete=models.CASCADE, related_name="transfer", db_constraint=False)
-    # Indexed by hemi_transfer_from (token, sender) and hemi_transfer_to (token, recipient).
+    # Indexed by hemi_transfer_token (token, id).
     token = models.ForeignKey(
         Token, on_delete=models.CASCADE, related_name="transfers", db_index=False, db_constraint=False
     )
@@ -171,9 +184,13 @@ class TokenTransfer(models.Model):
     objects = CanonicalQuerySet.as_manager()
 
     class Meta:
+        # Keyset pages of a token's and of an address's transfers, newest first
+        # (explorer/queries/tokens.py, addresses.py); the balance recompute after a reorg looks a
+        # (token, holder) pair up through the holder's index.
         indexes = [
-            models.Index(fields=["token", "sender"], name="hemi_transfer_from"),
-            models.Index(fields=["token", "recipient"], name="hemi_transfer_to"),
+            models.Index(fields=["token", "id"], name="hemi_transfer_token"),
+            models.Index(fields=["sender", "id"], name="hemi_transfer_sender"),
+            models.Index(fields=["recipient", "id"], name="hemi_transfer_recipient"),
         ]
 
 
@@ -187,6 +204,8 @@ class TokenBalance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["token", "holder"], name="hemi_balance_unique")]
+        # An address page lists the holder's balances across tokens (explorer/queries/addresses.py).
+        indexes = [models.Index(fields=["holder", "token"], name="hemi_balance_holder")]
 
 
 class Keystone(models.Model):
@@ -292,7 +311,11 @@ class DepositConfirmation(models.Model):
     objects = CanonicalQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["deposit_txid_internal"], name="hemi_deposit_txid")]
+        indexes = [
+            models.Index(fields=["deposit_txid_internal"], name="hemi_deposit_txid"),
+            # hemiBTC received by an address -> its provenance (explorer/queries/tunnel.py).
+            models.Index(fields=["recipient", "id"], name="hemi_deposit_recipient"),
+        ]
 
     @property
     def deposit_txid_display(self) -> str:

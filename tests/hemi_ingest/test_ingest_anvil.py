@@ -181,3 +181,19 @@ def test_a_long_backfill_verified_in_worker_processes_stores_the_same_rows(
     state = sync.backfill(rpc, 0, built["tip"], config=DEVNET, network=chain.network(), followups="none")
     assert state.blocks == built["tip"] + 1
     assert rows() == in_threads
+
+
+def test_the_op_receipt_l1_fee_fields_are_stored_with_the_transaction(chain: DevChain, built: dict) -> None:
+    """op-geth adds the L1 data fee to receipts (anvil does not): outside the receipts trie,
+    so the block still verifies, and the explorer needs it for the fee a sender paid."""
+    node = chain.rpc.block_by_number(2)
+    receipts = chain.rpc.block_receipts([2])[0]
+    extras = {"l1Fee": hex(123_456_789_012), "l1GasUsed": "0x640", "l1GasPrice": hex(7 * 10**9),
+              "l1BlobBaseFee": "0x1", "l1BaseFeeScalar": "0x558", "l1BlobBaseFeeScalar": "0xc5fc5",
+              "l1FeeScalar": "0.684"}  # fmt: skip
+    ingest.ingest_block(node, [receipts[0], dict(receipts[1], **extras), *receipts[2:]], config=DEVNET)
+    system, user = Transaction.objects.filter(block__number=2).order_by("index")[:2]
+    assert user.l1_fee == 123_456_789_012 and user.l1_gas_used == 1600 and user.l1_gas_price == 7 * 10**9
+    assert (user.l1_blob_base_fee, user.l1_base_fee_scalar, user.l1_blob_base_fee_scalar) == (1, 0x558, 0xC5FC5)
+    assert user.l1_fee_scalar_text == "0.684"
+    assert system.l1_fee is None and system.l1_fee_scalar_text is None
