@@ -22,6 +22,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 	@command -v npm >/dev/null || { echo "npm missing: installing nodejs with apt-get"; \
 	  apt-get update -q && apt-get install -y -q nodejs npm; }
+	@# The browser tests drive Debian's Chromium (Playwright's own download cannot reach its host).
+	@test -x /usr/bin/chromium || { echo "chromium missing: installing it with apt-get"; \
+	  apt-get update -q && apt-get install -y -q chromium; }
 	$(PY) -m devnet.build
 
 # The local network, indexers, workers and web app; prints the explorer URL. Ctrl-C stops all.

@@ -1,21 +1,33 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from explorer import views
+from explorer.views import errors, hemi, provenance, search, status, tunnel
 
 app_name = "explorer"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", status.home, name="home"),
+    path("search", search.search_page, name="search"),
+    path("blocks", hemi.block_list, name="blocks"),
+    path("block/<str:ident>", hemi.block_detail, name="block"),
+    path("tx/<str:tx_hash>", hemi.tx_detail, name="tx"),
+    path("address/<str:address>", hemi.address_detail, name="address"),
+    path("tokens", hemi.token_list, name="tokens"),
+    path("token/<str:address>", hemi.token_detail, name="token"),
+    path("keystones", hemi.keystone_list, name="keystones"),
+    path("keystone/<str:ident>", hemi.keystone_detail, name="keystone"),
     # The .json route must come first: <str:...> would also match the suffix.
-    path("provenance/mint/<str:tx_hash>.json", views.mint_provenance_json, name="mint-provenance-json"),
-    path("provenance/mint/<str:tx_hash>", views.mint_provenance, name="mint-provenance"),
-    path("provenance/mint/<str:tx_hash>/evidence", views.mint_evidence, name="mint-evidence"),
-    path("provenance/block/<int:number>", views.block_provenance, name="block-provenance"),
-    path("provenance/token/<str:address>", views.token_provenance, name="token-provenance"),
-    path("provenance/address/<str:address>", views.address_provenance, name="address-provenance"),
-    path("tunnel", views.tunnel, name="tunnel"),
-    path("api/v1/tunnel/withdrawals", views.withdrawals_json, name="api-withdrawals"),
-    path("api/v1/provenance/mint/<str:tx_hash>", views.mint_provenance_json, name="api-mint-provenance"),
+    path("provenance/mint/<str:tx_hash>.json", provenance.mint_provenance_json, name="mint-provenance-json"),
+    path("provenance/mint/<str:tx_hash>", provenance.mint_provenance, name="mint-provenance"),
+    path("provenance/mint/<str:tx_hash>/evidence", provenance.mint_evidence, name="mint-evidence"),
+    path("provenance/block/<int:number>", provenance.block_provenance, name="block-provenance"),
+    path("provenance/token/<str:address>", provenance.token_provenance, name="token-provenance"),
+    path("provenance/address/<str:address>", provenance.address_provenance, name="address-provenance"),
+    path("tunnel", tunnel.tunnel_page, name="tunnel"),
+    path("api/v1/tunnel/withdrawals", tunnel.withdrawals_json, name="api-withdrawals"),
+    path("api/v1/provenance/mint/<str:tx_hash>", provenance.mint_provenance_json, name="api-mint-provenance"),
 ]
+
+# Last: anything else is our styled 404 (JSON under /api/), also when DEBUG is on.
+catch_all = [re_path(r"^(?!static/).*$", errors.not_found, name="not-found")]

@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Styled 400/404 pages for what the explorer's views raise, with DEBUG on or off.
+    "explorer.middleware.ExplorerErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "hemiscope.urls"

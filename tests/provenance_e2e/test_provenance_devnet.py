@@ -69,7 +69,7 @@ def test_a_treasury_lock_is_verified_superfinal_and_provable_offline(devnet, cel
     assert p.finality.publication_height == summary["pop_publication_height"]
 
     page = client.get(f"/provenance/mint/{summary['mint_tx_hash']}").content.decode()
-    assert "Overall: <strong>verified</strong>" in page and "superfinal" in page
+    assert 'Overall: <strong class="verdict-verified">verified</strong>' in page and "superfinal" in page
 
     bundle = evidence.export_bytes(mint)
     results = verify_bytes(bundle)

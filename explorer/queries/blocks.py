@@ -1,0 +1,113 @@
+"""Hemi blocks: the canonical list, one block by number or hash, and its panels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer import anchoring
+from explorer.finality import Finality
+from explorer.queries import keystones as keystone_queries
+from explorer.queries.cursor import Page, PageRequest
+from indexer.bitcoin.models import BitcoinBlock
+from indexer.hemi.models import Block, HvmHeader, HvmUpdate, Keystone, PopPayout, Transaction
+from indexer.keystone import is_keystone_number
+
+LIST = "blocks"
+BLOCK_TXS = "block-txs"
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    block: Block
+    finality: Finality
+    is_keystone: bool
+
+
+def list_blocks(req: PageRequest) -> Page[BlockRow]:
+    """Canonical blocks, newest first (index hemi_one_canonical_per_number); 4 queries a page."""
+    qs = Block.objects.canonical().defer("header_rlp").order_by("-number")
+    if req.after is not None:
+        qs = qs.filter(number__lt=req.after[0])
+    blocks = list(qs[: req.limit + 1])
+    page = req.page(blocks, lambda b: (b.number,))
+    finalities = keystone_queries.finality_for_numbers([b.number for b in page.items])
+    rows = [BlockRow(b, finalities[b.number], is_keystone_number(b.number)) for b in page.items]
+    return Page(rows, page.next_cursor)
+
+
+def get_block_by_number(number: int) -> Block | None:
+    """The canonical block at ``number``, else the newest orphaned one (shown with a banner)."""
+    return Block.objects.filter(number=number).order_by("-canonical", "-id").first()
+
+
+def get_block_by_hash(block_hash: bytes) -> Block | None:
+    return Block.objects.filter(hash=block_hash).first()
+
+
+def block_transactions(block: Block, req: PageRequest) -> Page[Transaction]:
+    """A block's transactions in block order (index hemi_tx_position); 1 query."""
+    qs = Transaction.objects.filter(block=block).defer("raw", "receipt_raw").order_by("index")
+    if req.after is not None:
+        qs = qs.filter(index__gt=req.after[0])
+    return req.page(qs[: req.limit + 1], lambda t: (t.index,))
+
+
+@dataclass(frozen=True)
+class HvmPanel:
+    """The Bitcoin view a block executed in and the headers it relayed itself."""
+
+    view: HvmUpdate | None  # last canonical hVM update at or before the block
+    view_tip: BitcoinBlock | None  # that update's canonical tip, if indexed
+    updates: list[HvmUpdate]  # updates in this block, with their headers prefetched
+
+
+def hvm_panel(block: Block) -> HvmPanel:
+    """3-4 queries: the view, its tip, this block's updates and their headers."""
+    view = (
+        HvmUpdate.objects.filter(canonical=True, block__number__lte=block.number)
+        .order_by("-block__number", "-transaction__index")
+        .select_related("block", "transaction")
+        .first()
+    )
+    tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first() if view else None
+    updates = list(
+        HvmUpdate.objects.filter(block=block)
+        .select_related("transaction")
+        .prefetch_related("headers")
+        .order_by("transaction__index")
+    )
+    return HvmPanel(view, tip, updates)
+
+
+def pop_payouts(block: Block) -> list[PopPayout]:
+    return list(
+        PopPayout.objects.filter(block=block).select_related("transaction").prefetch_related("entries").order_by("id")
+    )
+
+
+def relayed_headers(update: HvmUpdate) -> list[HvmHeader]:
+    return sorted(update.headers.all(), key=lambda h: h.position)
+
+
+def neighbours(block: Block) -> tuple[int | None, int | None]:
+    """Numbers of the canonical previous and next blocks, when indexed (1 query)."""
+    numbers = set(
+        Block.objects.canonical()
+        .filter(number__in=[block.number - 1, block.number + 1])
+        .values_list("number", flat=True)
+    )
+    return (
+        block.number - 1 if block.number - 1 in numbers else None,
+        block.number + 1 if block.number + 1 in numbers else None,
+    )
+
+
+def keystone_of(block: Block) -> Keystone | None:
+    """The canonical keystone that covers the block (its own number rounded up to 25)."""
+    from indexer.keystone import keystone_number_for
+
+    return Keystone.objects.canonical().filter(number=keystone_number_for(block.number)).first()
+
+
+def block_finality(block: Block) -> Finality:
+    return anchoring.block_finality(block.number)

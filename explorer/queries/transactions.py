@@ -1,0 +1,90 @@
+"""Hemi transactions: one transaction with everything its page (or serializer) shows, in a
+fixed number of queries: the row with its block, its logs, its token transfers, and the
+provenance rows (mint, hVM update, PoP payout) that link it to Bitcoin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from explorer import decoding
+from indexer.hemi.models import DepositConfirmation, Log, TokenTransfer, Transaction
+
+TX_TYPE_NAMES = {
+    0x00: "legacy",
+    0x01: "access list (EIP-2930)",
+    0x02: "dynamic fee (EIP-1559)",
+    0x03: "blob (EIP-4844)",
+    0x04: "set code (EIP-7702)",
+    0x7C: "Hemi Bitcoin attributes (0x7C)",
+    0x7D: "Hemi PoP payout (0x7D)",
+    0x7E: "OP deposit (0x7E)",
+}
+
+
+def get_transaction(tx_hash: bytes) -> Transaction | None:
+    """The canonical transaction with this hash, else the newest orphaned copy (1 query)."""
+    return (
+        Transaction.objects.filter(hash=tx_hash)
+        .select_related("block")
+        .defer("block__header_rlp")
+        .order_by("-canonical", "-id")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class LogView:
+    log: Log
+    decoded: decoding.Decoded | None
+
+
+@dataclass(frozen=True)
+class Fee:
+    """What the sender paid, in wei: execution (gas used x effective price) + the L1 data fee."""
+
+    execution_wei: int | None
+    l1_wei: int | None
+    total_wei: int | None
+
+
+def fee_of(tx: Transaction) -> Fee:
+    price = tx.effective_gas_price if tx.effective_gas_price is not None else tx.gas_price
+    execution = int(tx.gas_used) * int(price) if price is not None else None
+    l1 = int(tx.l1_fee) if tx.l1_fee is not None else None
+    total = None if execution is None else execution + (l1 or 0)
+    return Fee(execution, l1, total)
+
+
+@dataclass
+class TransactionDetail:
+    tx: Transaction
+    type_name: str
+    fee: Fee
+    decoded_input: decoding.Decoded | None
+    system: decoding.SystemFields | None
+    logs: list[LogView] = field(default_factory=list)
+    transfers: list[TokenTransfer] = field(default_factory=list)
+    mints: list[DepositConfirmation] = field(default_factory=list)
+
+
+def transaction_detail(tx: Transaction) -> TransactionDetail:
+    """Everything the page shows beyond the row: 3 queries (logs, transfers, mints)."""
+    logs = list(Log.objects.filter(transaction=tx).order_by("log_index"))
+    transfers = list(
+        TokenTransfer.objects.filter(log__transaction=tx).select_related("token", "log").order_by("log__log_index")
+    )
+    mints = list(DepositConfirmation.objects.filter(transaction=tx).order_by("id"))
+    raw = bytes(tx.raw)
+    return TransactionDetail(
+        tx=tx,
+        type_name=TX_TYPE_NAMES.get(tx.type, f"type 0x{tx.type:02x}"),
+        fee=fee_of(tx),
+        decoded_input=decoding.decode_input(bytes(tx.input)),
+        system=decoding.decode_system_fields(raw) if raw else None,
+        logs=[
+            LogView(log, decoding.decode_log((log.topic0, log.topic1, log.topic2, log.topic3), bytes(log.data)))
+            for log in logs
+        ],
+        transfers=transfers,
+        mints=mints,
+    )

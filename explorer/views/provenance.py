@@ -1,0 +1,107 @@
+"""Provenance pages: a mint's trust chain, any Hemi block's, and the mint lists of a token or
+an address; plus the JSON and the offline evidence download."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from explorer import evidence, provenance
+from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
+from explorer.queries import blocks, tunnel
+from explorer.serializers import provenance_json
+from explorer.verdicts import FAILED
+from explorer.views.common import bad_request, hemibtc, not_found, page, page_request
+
+
+def _mint_provenance(tx_hash_hex: str):
+    tx_hash = parse_evm_hash(tx_hash_hex)
+    mint = get_or_404(
+        provenance.mints_in_transaction(tx_hash), "no hemiBTC mint (DepositConfirmed) in that transaction"
+    )
+    return mint, provenance.for_mint(mint, hemibtc=hemibtc())
+
+
+def evidence_offered(p) -> bool:
+    """A mint whose Bitcoin lock failed will never be backed: no bundle to offer."""
+    return bool(p.links) and p.links[0].verdict != FAILED
+
+
+@page("explorer/provenance/provenance.html", "explorer/provenance/provenance_body.html")
+def mint_provenance(request, tx_hash: str):
+    mint, p = _mint_provenance(tx_hash)
+    return {"p": p, "mint": mint, "tx_hash": "0x" + bytes(mint.transaction.hash).hex(),
+            "evidence_offered": evidence_offered(p)}  # fmt: skip
+
+
+@require_GET
+def mint_provenance_json(request, tx_hash: str):
+    try:
+        _, p = _mint_provenance(tx_hash)
+    except BadParameter as exc:
+        return JsonResponse({"error": str(exc), "status": 400}, status=400)
+    return JsonResponse(provenance_json(p))
+
+
+@require_GET
+def mint_evidence(request, tx_hash: str):
+    """The offline-verifiable evidence bundle as a download; a styled 409 while it is incomplete."""
+    try:
+        mint, p = _mint_provenance(tx_hash)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    try:
+        data = evidence.export_bytes(mint)
+    except evidence.EvidenceUnavailable as exc:
+        context = {
+            "status": 409,
+            "title": "Evidence not available",
+            "reason": str(exc),
+            "hint": "The bundle can be exported once every link of the mint's provenance can be proven."
+            if evidence_offered(p)
+            else "This mint's Bitcoin lock failed, so it will never be backed: there is nothing to prove.",
+            "back": reverse("explorer:mint-provenance", args=["0x" + bytes(mint.transaction.hash).hex()]),
+        }
+        return render(request, "explorer/errors/error.html", context, status=409)
+    response = HttpResponse(data, content_type="application/json")
+    name = "0x" + bytes(mint.transaction.hash).hex()
+    response["Content-Disposition"] = f'attachment; filename="hemiscope-evidence-{name}.json"'
+    return response
+
+
+@page("explorer/provenance/provenance.html", "explorer/provenance/provenance_body.html")
+def block_provenance(request, number: int):
+    block = blocks.get_block_by_number(number)
+    if block is None:
+        not_found(f"Hemi block {number} is not indexed (yet)")
+    p = provenance.for_block(block)
+    from indexer.hemi.models import DepositConfirmation
+
+    mints = DepositConfirmation.objects.filter(block=block).select_related("transaction").order_by("id")
+    return {"p": p, "hblock": block, "mints": mints}
+
+
+@require_GET
+def token_provenance(request, address: str):
+    """Kept for old links: a token's mints now live on its token page."""
+    try:
+        token = parse_address(address)
+    except BadParameter as exc:
+        return bad_request(request, exc)
+    return redirect(reverse("explorer:token", args=["0x" + token.hex()]) + "#mints", permanent=False)
+
+
+@page("explorer/provenance/mint_list.html", "explorer/provenance/mint_table.html")
+def address_provenance(request, address: str):
+    """Where an address's hemiBTC came from: every mint credited to it, 25 per page."""
+    holder = parse_address(address)
+    mints = tunnel.mints_to(holder, page_request(request, tunnel.RECIPIENT_MINTS, default=tunnel.VERDICT_PAGE_SIZE))
+    hemibtc_address = hemibtc()
+    return {
+        "title": "hemiBTC minted to",
+        "subject": "0x" + holder.hex(),
+        "rows": [(m, provenance.for_mint(m, hemibtc=hemibtc_address)) for m in mints.items],
+        "mints": mints,
+    }
