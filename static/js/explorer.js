@@ -5,7 +5,7 @@
   document.documentElement.classList.add("js");
 
   function age(seconds) {
-    if (seconds < 0) return "in the future";
+    if (seconds < 0) return "just now (clock ahead)";
     if (seconds < 60) return seconds + " s ago";
     var minutes = Math.floor(seconds / 60);
     if (minutes < 60) return minutes + " min ago";

@@ -115,8 +115,9 @@ def test_token_pages_show_metadata_counts_and_hemibtc_mints_with_verdicts(client
 def test_a_token_that_never_mints_has_no_mint_section_and_hostile_metadata_stays_text(client, db, chains):
     from indexer.hemi.models import Token
 
-    Token.objects.create(address=b"\x09" * 20, standard="erc20", name="<script>x</script>\u202e", symbol="EVIL",
-                         first_seen_block=0)  # fmt: skip
+    Token.objects.create(
+        address=b"\x09" * 20, standard="erc20", name="<script>x</script>\u202e", symbol="EVIL", first_seen_block=0
+    )
     html = get(client, "/token/0x" + "09" * 20)
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
     assert "mints" not in html.lower().split("<main")[1].split("transfers")[0]
@@ -162,10 +163,20 @@ def _grow(chains, start: int, upto: int) -> None:
 
     for n in range(start, upto + 1):
         block = chains.hemi.Block.objects.create(
-            number=n, hash=h32(f"main-{n}"), parent_hash=chains.hemi_blocks[n - 1].hash, timestamp=1_700_000_000 + 2 * n,
-            miner=b"\x00" * 20, state_root=h32(f"root-main-{n}"), transactions_root=h32("t"), receipts_root=h32("r"),
-            gas_used=0, gas_limit=30_000_000, header_rlp=b"", tx_count=0, l1_origin_number=1000 + n // 10,
-        )  # fmt: skip
+            number=n,
+            hash=h32(f"main-{n}"),
+            parent_hash=chains.hemi_blocks[n - 1].hash,
+            timestamp=1_700_000_000 + 2 * n,
+            miner=b"\x00" * 20,
+            state_root=h32(f"root-main-{n}"),
+            transactions_root=h32("t"),
+            receipts_root=h32("r"),
+            gas_used=0,
+            gas_limit=30_000_000,
+            header_rlp=b"",
+            tx_count=0,
+            l1_origin_number=1000 + n // 10,
+        )
         chains.hemi_blocks[n] = block
         if n % 25 == 0:
             chains.keystone(block)

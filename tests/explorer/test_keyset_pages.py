@@ -15,25 +15,37 @@ from tests.explorer.test_hemi_pages import _grow
 def test_a_cursor_round_trips_and_is_bound_to_its_list():
     token = cursor.encode("blocks", (1234,))
     assert cursor.decode("blocks", token, 1) == (1234,)
-    with pytest.raises(cursor.BadCursor, match="^cursor: issued for another list"):
+    with pytest.raises(cursor.BadCursor, match=r"^cursor: issued for another list"):
         cursor.decode("keystones", token, 1)
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["abc", "a.b", "!!!.???", "x" * 600, cursor.encode("blocks", (1,))[:-2] + "AA", cursor.encode("blocks", (1, 2)),
-     "eyJ.e30", cursor.encode("blocks", (1,)).replace(".", "")],
-)  # fmt: skip
+    [
+        "abc",
+        "a.b",
+        "!!!.???",
+        "x" * 600,
+        cursor.encode("blocks", (1,))[:-2] + "AA",
+        cursor.encode("blocks", (1, 2)),
+        "eyJ.e30",
+        cursor.encode("blocks", (1,)).replace(".", ""),
+    ],
+)
 def test_anything_else_is_a_bad_cursor(bad):
-    with pytest.raises(cursor.BadCursor, match="^cursor: "):
+    with pytest.raises(cursor.BadCursor, match=r"^cursor: "):
         cursor.decode("blocks", bad, 1)
 
 
 def test_pages_answer_a_bad_cursor_or_limit_with_a_400_that_names_it(client, db):
-    for url, name in [("/blocks?cursor=nope", "cursor"), ("/keystones?cursor=" + cursor.encode("blocks", (5,)), "cursor"),
-                      ("/tokens?limit=0", "limit"), ("/blocks?limit=101", "limit"),
-                      ("/tunnel?withdrawals_cursor=zz.zz", "withdrawals_cursor"),
-                      ("/api/v1/tunnel/withdrawals?cursor=zz", "cursor")]:  # fmt: skip
+    for url, name in [
+        ("/blocks?cursor=nope", "cursor"),
+        ("/keystones?cursor=" + cursor.encode("blocks", (5,)), "cursor"),
+        ("/tokens?limit=0", "limit"),
+        ("/blocks?limit=101", "limit"),
+        ("/tunnel?withdrawals_cursor=zz.zz", "withdrawals_cursor"),
+        ("/api/v1/tunnel/withdrawals?cursor=zz", "cursor"),
+    ]:
         response = client.get(url)
         assert response.status_code == 400, url
         assert f"{name}: " in response.content.decode(), url
@@ -45,8 +57,11 @@ def walk(client, url: str, between=None) -> list[str]:
     while url:
         html = client.get(url).content.decode()
         seen += re.findall(r'<tr>\s*<td><a href="/block/(\d+)">', html)
-        more = re.search(r'rel="next" href="([^"]+)"', html.split('aria-label="More rows"')[-1]) if (
-            'aria-label="More rows"' in html) else None  # fmt: skip
+        more = (
+            re.search(r'rel="next" href="([^"]+)"', html.split('aria-label="More rows"')[-1])
+            if ('aria-label="More rows"' in html)
+            else None
+        )
         url = more.group(1).replace("&amp;", "&") if more else None
         pages += 1
         if between:
@@ -82,8 +97,10 @@ def test_mint_and_withdrawal_lists_walk_every_row(client, chains, tunnel, withdr
         withdrawals.initiate(index=i)
     from indexer.hemi.models import DepositConfirmation, WithdrawalInitiation
 
-    for query, list_name, model in [(tunnel_queries.mints, tunnel_queries.MINTS, DepositConfirmation),
-                                    (tunnel_queries.withdrawals, tunnel_queries.WITHDRAWALS, WithdrawalInitiation)]:  # fmt: skip
+    for query, list_name, model in [
+        (tunnel_queries.mints, tunnel_queries.MINTS, DepositConfirmation),
+        (tunnel_queries.withdrawals, tunnel_queries.WITHDRAWALS, WithdrawalInitiation),
+    ]:
         present = sorted(model.objects.values_list("id", flat=True), reverse=True)
         ids, req = [], PageRequest(list_name, None, 25)
         pages = 0
@@ -93,7 +110,9 @@ def test_mint_and_withdrawal_lists_walk_every_row(client, chains, tunnel, withdr
             pages += 1
             if i_more := page.next_cursor:
                 # a new row arriving between pages lands before page one, never inside the walk
-                tunnel.mint(hemi[20], tunnel.deposit(btc[102], label=f"late{pages}{list_name}").transaction.txid_internal)
+                tunnel.mint(
+                    hemi[20], tunnel.deposit(btc[102], label=f"late{pages}{list_name}").transaction.txid_internal
+                )
                 withdrawals.initiate(index=1000 + pages)
                 req = PageRequest(list_name, cursor.decode(list_name, i_more, 1), 25)
             else:
