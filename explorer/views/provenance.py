@@ -24,9 +24,12 @@ def _mint_provenance(tx_hash_hex: str):
     return mint, provenance.for_mint(mint, hemibtc=hemibtc())
 
 
+# A mint whose deposit does not exist (or was orphaned) will never be backed: no bundle to offer.
+UNBACKED_CHECKS = frozenset({"deposit exists", "deposit on the active Bitcoin chain"})
+
+
 def evidence_offered(p) -> bool:
-    """A mint whose Bitcoin lock failed will never be backed: no bundle to offer."""
-    return bool(p.links) and p.links[0].verdict != FAILED
+    return bool(p.links) and not any(c.name in UNBACKED_CHECKS and c.verdict == FAILED for c in p.links[0].checks)
 
 
 @page("explorer/provenance/provenance.html", "explorer/provenance/provenance_body.html")
@@ -61,7 +64,7 @@ def mint_evidence(request, tx_hash: str):
             "reason": str(exc),
             "hint": "The bundle can be exported once every link of the mint's provenance can be proven."
             if evidence_offered(p)
-            else "This mint's Bitcoin lock failed, so it will never be backed: there is nothing to prove.",
+            else "This mint has no Bitcoin deposit on the active chain, so it will never be backed.",
             "back": reverse("explorer:mint-provenance", args=["0x" + bytes(mint.transaction.hash).hex()]),
         }
         return render(request, "explorer/errors/error.html", context, status=409)

@@ -195,3 +195,14 @@ def test_detail_pages_have_a_bounded_query_count(client, minted, tunnel, django_
     ]:
         with django_assert_max_num_queries(bound):
             get(client, url)
+
+
+def test_an_unbacked_mint_offers_no_evidence_and_its_409_is_a_styled_page(client, chains, tunnel):
+    hemi = chains.hemi_chain(30)
+    mint = tunnel.mint(hemi[12], b"\x42" * 32)  # no such Bitcoin deposit
+    tx = "0x" + bytes(mint.transaction.hash).hex()
+    page = get(client, f"/provenance/mint/{tx}")
+    assert f"/provenance/mint/{tx}/evidence" not in page and "will never be backed" in page
+    response = client.get(f"/provenance/mint/{tx}/evidence")
+    assert response.status_code == 409 and "<html" in response.content.decode()
+    assert "Evidence not available" in response.content.decode()
