@@ -81,9 +81,15 @@ def word(n: int) -> bytes:
 
 
 class EvidenceStory:
-    """Bitcoin blocks 100..115 and Hemi blocks 1..25 telling one backed, anchored mint."""
+    """Bitcoin blocks 100..115 and Hemi blocks 1..25 telling one backed, anchored mint.
 
-    def __init__(self):
+    ``leaves`` swaps in other raw bytes for the transactions and receipt the verifier decodes
+    (keys ``relay_tx``, ``mint_tx``, ``mint_receipt``, ``l1_info_tx``); the tries, headers and
+    claims are built around them, so hostile bytes reach the decoders behind valid proofs.
+    """
+
+    def __init__(self, leaves: dict[str, bytes] | None = None):
+        self.leaves = leaves or {}
         self.build_bitcoin_lock()
         self.build_hemi()
         self.build_pop_and_tip()
@@ -158,13 +164,15 @@ class EvidenceStory:
                 blob_base_fee=1,
             )
             txs = [deposit_tx_7e(keccak256(b"src-%d" % number), encode_l1_info(info))]
+            if number == 25:
+                txs[0] = self.leaves.get("l1_info_tx", txs[0])
             receipts = [receipt([], tx_type=0x7E)]
             if number == 10:
-                txs.append(type2_tx(0, HVM_STATE, relay_data))
+                txs.append(self.leaves.get("relay_tx", type2_tx(0, HVM_STATE, relay_data)))
                 receipts.append(receipt([]))
             if number == 12:
-                txs.append(type2_tx(1, MANAGER, b"\x91\xfb\x6a\x99"))
-                receipts.append(receipt(mint_logs))
+                txs.append(self.leaves.get("mint_tx", type2_tx(1, MANAGER, b"\x91\xfb\x6a\x99")))
+                receipts.append(self.leaves.get("mint_receipt", receipt(mint_logs)))
             header = self.hemi_header(number, txs, receipts, parent)
             self.hemi_txs[number], self.hemi_receipts[number] = txs, receipts
             self.hemi_headers[number] = header

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.verify import canonical_bytes, verify_bytes
+from explorer.bounds import JsonLimits
+from explorer.verify import canonical_bytes, verify_bundle, verify_bytes
 from tests.explorer.evidence_story import EvidenceStory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,3 +164,116 @@ def test_verify_evidence_needs_no_database_and_exits_1_naming_the_failed_link(bu
     )
     assert failed.returncode == 1
     assert "verification failed at link 'finality'" in failed.stderr
+
+
+def _deep_rlp(depth: int) -> str:
+    out = b"\xc0"
+    for _ in range(depth):
+        n = len(out)
+        width = (n.bit_length() + 7) // 8
+        out = (bytes([0xC0 + n]) if n < 56 else bytes([0xF7 + width]) + n.to_bytes(width, "big")) + out
+    return out.hex()
+
+
+def _set(path: str, value):
+    def change(bundle):
+        *parents, last = path.split(".")
+        node = bundle
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return change
+
+
+# Each shape once crashed the verifier (the line of explorer/verify.py before the fix in brackets).
+MALFORMED = {
+    "claims a list [92]": (_set("claims", ["x"]), "bundle encoding", "claims must be an object, not list"),
+    "deposit item a list [115]": (_set("bitcoin.deposit", ["x"]), "bundle encoding", "bitcoin.deposit must be"),
+    "mint item a string [135]": (_set("hemi.mint", "x"), "bundle encoding", "hemi.mint must be an object"),
+    "bitcoin section a list [156]": (_set("bitcoin", []), "bundle encoding", "bitcoin must be an object"),
+    "hemi section a number [196]": (_set("hemi", 7), "bundle encoding", "hemi must be an object"),
+    "l1_info null [323]": (_set("hemi.l1_info", None), "bundle encoding", "hemi.l1_info must be an object"),
+    "network name a list [378]": (_set("network.name", ["devnet"]), "bundle encoding", "do not match"),
+    "missing key": (lambda b: b["hemi"]["mint"].pop("receipt_proof"), "bundle encoding", "missing receipt_proof"),
+    "extra key": (_set("bitcoin.pop.note", "hi"), "bundle encoding", "unexpected 'note'"),
+    "start height a string": (_set("bitcoin.start_height", "101"), "bitcoin headers", "start_height must be"),
+    "headers an object": (_set("bitcoin.headers", {"a": 1}), "bitcoin headers", "must be a list, not dict"),
+    "header a number": (_set("hemi.headers.3", 12), "hemi headers", "header must be a hex string"),
+    "merkle branch a string": (_set("bitcoin.deposit.merkle_branch", "ab"), "bitcoin deposit", "must be a list"),
+    "tx index negative": (_set("hemi.mint.tx_index", -1), "hemi mint", "tx_index must be a non-negative"),
+    "proof a dict": (_set("hemi.hvm_view.tx_proof", {}), "hvm view", "proof node list must be a list"),
+    "huge height": (_set("bitcoin.pop.height", 2**200), "bitcoin anchoring", "no Bitcoin header at height"),
+    "upper-case hex": (
+        lambda b: b["bitcoin"].update(headers=[h.upper() for h in b["bitcoin"]["headers"]]),
+        "bitcoin headers",
+        "lower-case hex",
+    ),
+    "hex with a space": (_set("hemi.l1_info.tx_proof.0", "aa bb"), "keystone", "lower-case hex"),
+    "tunnel manager without 0x": (_set("network.tunnel_manager", "11" * 20), "hemi mint", "must start with 0x"),
+    "tunnel manager 19 bytes": (_set("network.tunnel_manager", "0x" + "11" * 19), "hemi mint", "must be 20 bytes"),
+    "deeply nested RLP header": (_set("hemi.headers.0", _deep_rlp(3000)), "hemi headers", "nests RLP lists 3001 deep"),
+    "nested JSON value": (_set("claims.superfinal", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+                          "bundle encoding", "nested 35 deep"),
+    # Same value to Python, different bytes: the claim must match in type too.
+    "true as 1": (_set("claims.superfinal", 1), "finality", "claim 'superfinal' is 1"),
+    "0 as false": (_set("claims.deposit_vout", False), "bitcoin deposit", "claim 'deposit_vout' is False"),
+    "int as float": (_set("claims.deposit_sats", float(100 * 10**8)), "bitcoin deposit", "claim 'deposit_sats'"),
+    "period as float": (_set("network.keystone_period", 25.0), "bundle encoding", "keystone period must be 25"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
+def test_malformed_bundles_fail_at_a_named_link(case):
+    change, link, detail = MALFORMED[case]
+    bundle = EvidenceStory().bundle()
+    change(bundle)
+    result = verify_bundle(canonical_bytes(bundle))
+    failed = result.failed
+    assert failed is not None and not result.ok
+    assert (failed.link, failed.unexpected) == (link, False), failed
+    assert detail in failed.detail
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested 100000 deep, over the limit of 32"),
+        (b'{"format": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, "nested 5001 deep"),
+        (b"[" * 2_000_000, "2000000 quotes, backslashes, commas and brackets, over the limit"),
+        (b'"' + b"\\" * 1000 + b"[" * 1000, "nested 1000 deep"),  # unterminated string: brackets outside any string
+        (b"[" + b"0," * 1_000_001 + b"0]", "commas and brackets, over the limit of 1000000"),
+        (b"[1e400]", "not a hemiscope-evidence/1 bundle"),
+        (b"[NaN]", "NaN is not JSON"),
+        (b"[" + b"9" * 81 + b"]", "more than 80 digits"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"", "not JSON"),
+    ],
+)
+def test_unparseable_or_unbounded_input_fails_at_the_encoding_link(data, detail):
+    result = verify_bundle(data)
+    assert [(r.link, r.ok, r.unexpected) for r in result.links] == [("bundle encoding", False, False)]
+    assert detail in result.links[0].detail
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing():
+    limits = JsonLimits(max_bytes=1000)
+    result = verify_bundle(b" " * 1001, limits=limits)
+    assert result.links[0].detail == "larger than the 1000-byte limit"
+
+
+def test_upper_case_hex_anywhere_is_a_changed_byte(bundle_bytes):
+    """bytes.fromhex reads 'AB' as 'ab': the verifier must not, or a case flip would go unnoticed."""
+    text = bundle_bytes.decode()
+    failures = set()
+    for section, (start, end) in _section_spans(bundle_bytes).items():
+        letters = [i for i in range(start, min(end, len(text))) if text[i] in "abcdef"]
+        for offset in letters[:: max(1, len(letters) // 8)]:
+            tampered = bundle_bytes[:offset] + text[offset].upper().encode() + bundle_bytes[offset + 1 :]
+            results = verify_bytes(tampered)
+            assert not results[-1].ok, f"upper-cased hex at {offset} in {section} went unnoticed"
+            failures.add(results[-1].link)
+    assert len(failures) >= 6
