@@ -1,34 +1,29 @@
+"""``verify_evidence`` inside Django (``call_command``, ``manage.py help``).
+
+``python manage.py verify_evidence FILE`` never gets here: manage.py runs ``explorer.verify``
+before Django is set up, so the verifier works with nothing configured. This class keeps the
+command listed and callable from code, with the same checks and exit codes.
+"""
+
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from django.core.management.base import BaseCommand, CommandError
 
-from django.core.management.base import BaseCommand
-
-from explorer.verify import verify_bytes
+from explorer.verify import EXIT_VERIFIED, main
 
 
 class Command(BaseCommand):
-    help = "Verify an evidence bundle offline (no database, no network). Exit 1 on the first failed link."
-    # Nothing here may touch the database: it must run with DATABASE_URL pointing nowhere.
+    help = (
+        "Verify an evidence bundle offline (no database, no network, no configuration). "
+        "Exit 0 verified, 1 at the first failed link, 2 for an unreadable file or a usage error."
+    )
     requires_system_checks: list = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="evidence bundle (JSON) written by provenance_export")
+        parser.add_argument("file", help="evidence bundle written by provenance_export, or - for standard input")
 
     def handle(self, *args, file: str, **options):
-        try:
-            data = Path(file).read_bytes()
-        except OSError as exc:
-            self.stderr.write(f"cannot read {file}: {exc}")
-            sys.exit(1)
-        results = verify_bytes(data)
-        for r in results:
-            mark = "ok  " if r.ok else "FAIL"
-            self.stdout.write(f"{mark} {r.link}: {r.detail}")
-        if not results[-1].ok or len(results) < 9:
-            failed = results[-1]
-            self.stderr.write(f"verification failed at link '{failed.link}': {failed.detail}")
-            sys.exit(1)
-        self.stdout.write("all links verified")
+        code = main([file], prog="verify_evidence", out=self.stdout, err=self.stderr)
+        if code != EXIT_VERIFIED:
+            raise CommandError(f"{file} is not verified (exit {code})", returncode=code)
