@@ -9,14 +9,18 @@ class BadParameter(ValueError):
     """A path parameter that is not what the URL promises; shown to the user as a 400."""
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def parse_hex(value: str, size: int, what: str) -> bytes:
     text = value[2:] if value[:2].lower() == "0x" else value
+    # Digits first: bytes.fromhex skips whitespace, so 38 digits and two spaces would pass a
+    # length check and come back as 19 bytes.
+    if not all(c in _HEX_DIGITS for c in text):
+        raise BadParameter(f"{what} must be hexadecimal")
     if len(text) != 2 * size:
         raise BadParameter(f"{what} must be {2 * size} hex characters (optionally 0x-prefixed), got {len(text)}")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise BadParameter(f"{what} must be hexadecimal") from None
+    return bytes.fromhex(text)
 
 
 def parse_evm_hash(value: str) -> bytes:

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
 SATS_PER_BTC = 10**8
 WEI_PER_ETH = 10**18
+
+# Characters that draw nothing or move other characters: controls (Cc), format characters (Cf:
+# bidi embeddings/overrides/isolates U+202A-202E and U+2066-2069, marks U+200E/200F, zero-width
+# joiners, soft hyphen...), line/paragraph separators, surrogates, private-use and unassigned
+# code points. Strings from the chain (a withdrawal's Bitcoin address, a token's name) are
+# attacker-chosen; one U+202E would make "...dCBA" read as "ABCd..." on the page.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 @register.filter
@@ -158,3 +167,32 @@ def btc_display(value) -> str:
     if value is None:
         return ""
     return bytes(value)[::-1].hex()
+
+
+def _escape_code_point(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@register.filter(needs_autoescape=True)
+def reveal_controls(value: object, autoescape: bool = True) -> SafeString:
+    """Untrusted text with every invisible or reordering character shown as its escape.
+
+    ``{{ w.btc_address|reveal_controls }}``: ordinary characters are HTML-escaped as usual;
+    each hidden one becomes ``<span class="hidden-char" title="U+202E RIGHT-TO-LEFT OVERRIDE">
+    \\u202e</span>``, so what the reader sees is what the chain holds, in order.
+    """
+    if value is None:
+        return SafeString("")
+    text = str(value)
+    escape = conditional_escape if autoescape else str
+    if text.isprintable():  # no control, format or separator character at all: the common case
+        return mark_safe(escape(text))  # noqa: S308 - escaped
+    parts = []
+    for char in text:
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            title = f"U+{ord(char):04X} {unicodedata.name(char, 'control character')}"
+            parts.append(format_html('<span class="hidden-char" title="{}">{}</span>', title, _escape_code_point(char)))
+        else:
+            parts.append(escape(char))
+    return mark_safe("".join(parts))  # noqa: S308 - every part is escaped above

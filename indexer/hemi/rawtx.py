@@ -85,11 +85,19 @@ def decode_raw_receipt(raw: bytes) -> RawReceipt:
     if not isinstance(status_raw, bytes) or len(status_raw) > 1:
         raise RawTxError("receipt status must be 0 or 1 (pre-Byzantium state roots are not supported)")
     logs = []
-    for entry in items[3]:
-        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[1], list)):
-            raise RawTxError("malformed receipt log")
+    for position, entry in enumerate(items[3]):
+        if not (isinstance(entry, list) and len(entry) == 3):
+            raise RawTxError(f"receipt log {position} is not a list [address, topics, data]")
         address, topics, data = entry
-        if len(address) != 20 or any(len(t) != 32 for t in topics):
-            raise RawTxError("malformed receipt log address/topics")
+        # RLP lists nest anywhere; every leaf here must be a byte string of the EVM's sizes, or
+        # a list posing as an address or data would reach the event decoders.
+        if not isinstance(address, bytes) or len(address) != 20:
+            raise RawTxError(f"receipt log {position}: address must be a 20-byte string")
+        if not isinstance(topics, list) or len(topics) > 4:
+            raise RawTxError(f"receipt log {position}: topics must be a list of at most 4 (LOG0..LOG4)")
+        if not all(isinstance(t, bytes) and len(t) == 32 for t in topics):
+            raise RawTxError(f"receipt log {position}: every topic must be a 32-byte string")
+        if not isinstance(data, bytes):
+            raise RawTxError(f"receipt log {position}: data must be a byte string, not a list")
         logs.append(HemiLog(address, tuple(topics), data, None, None, None, None, None, False))
     return RawReceipt(tx_type, int.from_bytes(status_raw, "big"), tuple(logs))
