@@ -120,6 +120,9 @@ def test_a_token_that_never_mints_has_no_mint_section_and_hostile_metadata_stays
     )
     html = get(client, "/token/0x" + "09" * 20)
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
+    # The right-to-left override is shown as its escape, never applied to the text around it.
+    assert "\u202e" not in html and '<span class="hidden-char" title="U+202E RIGHT-TO-LEFT OVERRIDE">' in html
+    assert "\u202e" not in get(client, "/tokens")
     assert "mints" not in html.lower().split("<main")[1].split("transfers")[0]
 
 
