@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "indexer",
     "indexer.bitcoin",
     "indexer.hemi",
+    "indexer.crosschain",
     "explorer",
     "devnet",
 ]
@@ -106,10 +107,18 @@ FOLLOW_INTERVAL_SECONDS = env.env_float("FOLLOW_INTERVAL_SECONDS", 2.0, minimum=
 CELERY_BEAT_SCHEDULE = {
     "follow-bitcoin": {"task": "indexer.bitcoin.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
     "follow-hemi": {"task": "indexer.hemi.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
+    # Durable follow-up work (indexer.core.work): commits nudge it too, but a lost nudge must
+    # cost at most one interval.
+    "drain-work": {"task": "indexer.crosschain.tasks.drain_work", "schedule": FOLLOW_INTERVAL_SECONDS},
 }
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).
 BITCOIN_BATCH_SIZE = env.env_int("BITCOIN_BATCH_SIZE", 50, minimum=1)
 HEMI_BATCH_SIZE = env.env_int("HEMI_BATCH_SIZE", 100, minimum=1)
+# RPC clients (indexer.core.http): a TOTAL deadline per call - connect, send and every byte of
+# the reply - and the largest reply read (a larger batch is fetched in halves).
+HEMI_RPC_TIMEOUT_SECONDS = env.env_float("HEMI_RPC_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+BITCOIN_RPC_TIMEOUT_SECONDS = env.env_float("BITCOIN_RPC_TIMEOUT_SECONDS", 120.0, minimum=0.1)
+RPC_MAX_REPLY_BYTES = env.env_int("RPC_MAX_REPLY_MB", 128, minimum=1) * (1 << 20)
 
 # --- HTTP, static files, security --------------------------------------------------------------
 

@@ -15,17 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import requests
-
-from indexer.bitcoin.source import (
-    DEFAULT_TIMEOUT,
-    BlockNotFound,
-    PermanentSourceError,
-    RetryPolicy,
-    TransientSourceError,
-    call_with_retries,
-    check_block_bytes,
-)
+from indexer.bitcoin.source import DEFAULT_MAX_REPLY_BYTES, DEFAULT_TIMEOUT, BlockNotFound, check_block_bytes
+from indexer.core.errors import PermanentError
+from indexer.core.http import HttpClient
+from indexer.core.jsonrpc import BadReply, HttpStatusError, ServerBusy
+from indexer.core.retry import RPC_RETRY, RetryPolicy, call_with_retries
 
 
 class EsploraSource:
@@ -34,36 +28,42 @@ class EsploraSource:
     name = "esplora"
 
     def __init__(
-        self, base_url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, retry: RetryPolicy | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        retry: RetryPolicy | None = None,
     ):
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._session = requests.Session()
+        self.retry = retry or RPC_RETRY
+        self.http = HttpClient(self.base_url, timeout=timeout, max_reply_bytes=max_reply_bytes)
+
+    @property
+    def timeout(self) -> float:
+        return self.http.timeout
 
     def close(self) -> None:
-        self._session.close()
+        self.http.close()
 
     def _get(self, path: str) -> bytes:
         """GET ``path``, classified and retried on transient failures; returns the body."""
-        url = self.base_url + path
 
         def attempt() -> bytes:
-            try:
-                response = self._session.get(url, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise TransientSourceError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
-            except requests.RequestException as exc:
-                raise PermanentSourceError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
-            status = response.status_code
+            reply = self.http.request("GET", path=path, what=f"GET {path}")
+            status = reply.status
             if status == 200:
-                return response.content
-            detail = response.text[:200]
+                return reply.body
+            detail = reply.body[:200]
             if status == 404:
                 raise BlockNotFound(f"GET {path}: HTTP 404: {detail!r}")
             if status == 429 or status >= 500:
-                raise TransientSourceError(f"GET {path}: HTTP {status}: {detail!r}")
-            raise PermanentSourceError(f"GET {path}: HTTP {status}: {detail!r}")
+                err = ServerBusy(f"GET {path}: HTTP {status}: {detail!r}")
+                err.retry_after = reply.retry_after
+                raise err
+            if status in (401, 403):
+                raise PermanentError(f"GET {path}: HTTP {status}: access refused")
+            raise HttpStatusError(f"GET {path}: HTTP {status}: {detail!r}", status=status)
 
         return call_with_retries(attempt, self.retry, f"GET {path}")
 
@@ -71,12 +71,12 @@ class EsploraSource:
         try:
             return self._get(path).decode("ascii").strip()
         except UnicodeDecodeError as exc:
-            raise PermanentSourceError(f"GET {path}: reply is not ASCII text") from exc
+            raise BadReply(f"GET {path}: reply is not ASCII text") from exc
 
     def tip_height(self) -> int:
         text = self._text("/blocks/tip/height")
         if not text.isdigit():
-            raise PermanentSourceError(f"GET /blocks/tip/height: not a height: {text[:100]!r}")
+            raise BadReply(f"GET /blocks/tip/height: not a height: {text[:100]!r}")
         return int(text)
 
     def block_hash(self, height: int) -> bytes:
@@ -86,7 +86,7 @@ class EsploraSource:
         except ValueError:
             raw = b""
         if len(raw) != 32:
-            raise PermanentSourceError(f"GET /block-height/{height}: not a block hash: {text[:100]!r}")
+            raise BadReply(f"GET /block-height/{height}: not a block hash: {text[:100]!r}")
         return raw[::-1]  # Esplora prints display order; we keep internal order
 
     def block_hashes(self, heights: Sequence[int]) -> list[bytes]:
@@ -104,9 +104,9 @@ class EsploraSource:
         try:
             raw = bytes.fromhex(text)
         except ValueError as exc:
-            raise PermanentSourceError(f"GET {path}: reply is not hex") from exc
+            raise BadReply(f"GET {path}: reply is not hex") from exc
         if len(raw) != 80:
-            raise PermanentSourceError(f"GET {path}: expected 80 header bytes, got {len(raw)}")
+            raise BadReply(f"GET {path}: expected 80 header bytes, got {len(raw)}")
         return check_block_bytes(raw, hash_internal)
 
     def raw_headers(self, hashes_internal: Sequence[bytes]) -> list[bytes]:

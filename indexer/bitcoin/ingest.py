@@ -24,17 +24,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from indexer.bitcoin import headers as hdr
+from indexer.bitcoin.chain import CHAIN, WRITER
 from indexer.bitcoin.decode import BlockHeader, decode_block, decode_header
 from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
 from indexer.bitcoin.pop import PopOutput, scan_block
 from indexer.bitcoin.txrows import insert_ignoring_conflicts, store_transactions
-from indexer.bitcoin.vaults import (
-    CURSOR_CHAIN,
-    detect_tunnel_activity,
-    lock_writer,
-    vault_scripts,
-    write_tunnel_activity,
-)
+from indexer.bitcoin.vaults import detect_tunnel_activity, vault_scripts, write_tunnel_activity
+from indexer.core import cursor as chain_cursor
 from indexer.keystone import KeystoneAbrev
 from indexer.models import ChainCursor
 
@@ -72,7 +68,7 @@ def _current_bitcoin_network() -> str:
 
 
 def get_cursor() -> ChainCursor | None:
-    return ChainCursor.objects.filter(chain=CURSOR_CHAIN).first()
+    return chain_cursor.get(CHAIN)
 
 
 # --------------------------------------------------------------------------- header context
@@ -260,8 +256,12 @@ def _check_extends(cursor: ChainCursor | None, height: int, header: BlockHeader,
         raise NotOnTip(height, header.prev_hash_internal, cursor)
 
 
-def _save_cursor(height: int, hash_internal: bytes) -> None:
-    ChainCursor.objects.update_or_create(chain=CURSOR_CHAIN, defaults={"height": height, "block_hash": hash_internal})
+def _move_cursor(cursor: ChainCursor | None, height: int, header: BlockHeader) -> None:
+    """Compare-and-set from the cursor checked by ``_check_extends`` (None: the anchor of an
+    empty index) to the new tip; refusing means another writer moved it meanwhile."""
+    expected = None if cursor is None else (cursor.height, bytes(cursor.block_hash))
+    if not chain_cursor.advance(CHAIN, expected, (height, header.hash_internal)):
+        raise NotOnTip(height, header.prev_hash_internal, get_cursor())
 
 
 def _validated_chainwork(header: BlockHeader, height: int, params: hdr.ChainParams) -> int:
@@ -307,10 +307,10 @@ def ingest_block(raw: bytes, height: int, *, bitcoin_network: str | None = None)
     # Why one transaction: the cursor must never point past rows that are not written, and a
     # block's derived rows must never exist without the block (spec of ChainCursor).
     with transaction.atomic():
-        lock_writer()
+        WRITER.acquire()
         if already_done():  # another writer got here between our check and the lock
             return IngestResult(height, header.hash_internal, "unchanged")
-        cursor = ChainCursor.objects.select_for_update().filter(chain=CURSOR_CHAIN).first()
+        cursor = get_cursor()
         _check_extends(cursor, height, header, allow_anchor=True)
         scan = {"tx_count": block.tx_count, "size": len(block.raw), "scanned_at": timezone.now()}
         (row,) = BitcoinBlock.objects.bulk_create(
@@ -325,7 +325,7 @@ def ingest_block(raw: bytes, height: int, *, bitcoin_network: str | None = None)
             upsert_first_publications(row.pk, height)
         activity = detect_tunnel_activity(block, vault_scripts())
         write_tunnel_activity(row.pk, block, activity, tx_ids)
-        _save_cursor(height, header.hash_internal)
+        _move_cursor(cursor, height, header)
     return IngestResult(
         height, header.hash_internal, "ingested", len(pop), len(activity.deposits), len(activity.payouts)
     )
@@ -375,8 +375,8 @@ def ingest_headers(
     n = len(decoded)
     # One transaction per run: rows and cursor move together (see ingest_block).
     with transaction.atomic():
-        lock_writer()
-        cursor = ChainCursor.objects.select_for_update().filter(chain=CURSOR_CHAIN).first()
+        WRITER.acquire()
+        cursor = get_cursor()
         _check_extends(cursor, first_height, decoded[0], allow_anchor=True)
         insert_ignoring_conflicts(
             BitcoinBlock,
@@ -402,6 +402,6 @@ def ingest_headers(
             orphans.filter(hash_internal__in=[h.hash_internal for h in decoded]).update(
                 in_active_chain=True, orphaned_at=None
             )
-        _save_cursor(last, decoded[-1].hash_internal)
+        _move_cursor(cursor, last, decoded[-1])
     log.info("bitcoin headers stored", extra={"from_height": first_height, "to_height": last, "trusted": trusted})
     return last

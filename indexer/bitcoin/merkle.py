@@ -8,12 +8,17 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from indexer.hashing import dsha256
 
-if TYPE_CHECKING:
-    from indexer.bitcoin.decode import Block
+
+class _Block(Protocol):
+    """What ``witness_commitment_ok`` reads of a ``decode.Block`` (named structurally, because
+    ``decode`` imports this module for the merkle root and must not be imported back)."""
+
+    @property
+    def txs(self) -> Sequence[Any]: ...
 
 _sha256 = hashlib.sha256
 
@@ -71,7 +76,7 @@ def verify_merkle_branch(leaf: bytes, branch: Sequence[bytes], index: int, root:
 _WITNESS_COMMITMENT_PREFIX = bytes.fromhex("6a24aa21a9ed")
 
 
-def witness_commitment_ok(block: Block) -> bool | None:
+def witness_commitment_ok(block: _Block) -> bool | None:
     """BIP141 check of the coinbase's witness commitment.
 
     Returns None when the block carries no witness data and no commitment (nothing to check),

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from indexer.bitcoin.chain import CHAIN, WRITER
 from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
 from indexer.bitcoin.source import BitcoinSource
-from indexer.bitcoin.vaults import CURSOR_CHAIN, lock_writer
-from indexer.models import ChainCursor
+from indexer.core import cursor as chain_cursor
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +109,21 @@ def rewind(source: BitcoinSource) -> ReorgResult:
        orphaned_at=now()`` (rows are kept),
     3. recompute KeystoneFirstPublication for every keystone id published in those blocks
        (next best publication on the active chain, or no row),
-    4. move the cursor to the fork point.
+    4. (first, as a compare-and-set) move the cursor to the fork point.
     """
-    cursor = ChainCursor.objects.get(chain=CURSOR_CHAIN)
-    seen_height, seen_hash = cursor.height, bytes(cursor.block_hash)
+    seen = chain_cursor.position(CHAIN)
+    if seen is None:
+        raise ReorgError("no cursor: nothing to rewind")
+    seen_height, seen_hash = seen
     fork_height, fork_hash = find_fork(source, seen_height, seen_hash)
     # Why one transaction: the orphan marks, the first-publication table and the cursor must
     # change together, or a crash would leave first publications pointing at orphaned blocks.
     with transaction.atomic():
-        lock_writer()
-        cursor = ChainCursor.objects.select_for_update().get(chain=CURSOR_CHAIN)
-        if cursor.height != seen_height or bytes(cursor.block_hash) != seen_hash:
-            raise CursorMoved(f"cursor moved to {cursor.height} during the walk-back")
+        WRITER.acquire()
+        # Compare-and-set first: if another writer moved the cursor during the walk-back, our
+        # fork point may be stale and nothing here may be written.
+        if not chain_cursor.advance(CHAIN, seen, (fork_height, fork_hash)):
+            raise CursorMoved(f"cursor moved from {seen_height} during the walk-back")
         orphaned = BitcoinBlock.objects.active().filter(height__gt=fork_height)
         block_ids = list(orphaned.values_list("id", flat=True))
         keystone_ids = [
@@ -131,8 +134,6 @@ def rewind(source: BitcoinSource) -> ReorgResult:
         ]
         BitcoinBlock.objects.filter(id__in=block_ids).update(in_active_chain=False, orphaned_at=timezone.now())
         recomputed = recompute_first_publications(keystone_ids)
-        cursor.height, cursor.block_hash = fork_height, fork_hash
-        cursor.save(update_fields=["height", "block_hash", "updated_at"])
     log.warning(
         "bitcoin reorg undone",
         extra={

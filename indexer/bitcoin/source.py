@@ -5,93 +5,42 @@ transports convert to the display hex their servers speak. Blocks come back as r
 are decoded by ``indexer.bitcoin.decode``, never from a server's JSON layout (bcoin's verbose
 JSON differs from Core's).
 
-Errors are classified once, here, so callers can decide what to do without knowing the
-transport: ``TransientSourceError`` (timeouts, refused connections, HTTP 5xx/429, a node still
-warming up) is retried with exponential backoff and jitter a bounded number of times, and then
-reaches the caller (the Celery task retries again later); ``PermanentSourceError`` (bad
-credentials, unknown block, malformed reply) is never retried.
+Errors are the core's two kinds (``indexer.core.errors``): transient ones (timeouts, refused
+connections, HTTP 5xx/429, a node still warming up) are retried with backoff a bounded number
+of times and then reach the caller (the Celery task or work item retries again later);
+permanent ones (bad credentials, unknown block, malformed or oversized reply) are never
+retried. ``connect.source_for`` picks the transport for a network.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Protocol
 
+from indexer.core.errors import PermanentError
+from indexer.core.jsonrpc import BadReply
 from indexer.hashing import dsha256
 
-if TYPE_CHECKING:
-    from hemiscope.networks import NetworkPreset
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# (connect, read) seconds. Raw mainnet blocks are up to ~4 MB (8 MB of hex over RPC), and a
-# batch holds several, so the read timeout is generous; the connect timeout is not.
-DEFAULT_TIMEOUT = (5.0, 60.0)
+# Seconds for a whole call (connect, send, every byte of the reply). Raw mainnet blocks are up
+# to ~4 MB (8 MB of hex over RPC) and a batch holds several, so it is generous.
+DEFAULT_TIMEOUT = 120.0
+# Largest reply accepted: a batch of BLOCK_BATCH full mainnet blocks in hex stays under it.
+DEFAULT_MAX_REPLY_BYTES = 128 << 20
 
 
-class SourceError(Exception):
-    """Anything that went wrong while asking a Bitcoin source for data."""
-
-
-class TransientSourceError(SourceError):
-    """Worth retrying: the server may answer next time (timeout, refused, 5xx, 429, warm-up)."""
-
-
-class PermanentSourceError(SourceError):
-    """Retrying cannot help: bad credentials, a malformed reply, a request the server rejects."""
-
-
-class BlockNotFound(PermanentSourceError):
+class BlockNotFound(PermanentError):
     """The source does not know this block hash, or the height is above its tip."""
 
 
-class SourceNotConfigured(PermanentSourceError):
+class SourceNotConfigured(PermanentError):
     """The network has neither ``bitcoin_rpc_url`` nor ``bitcoin_esplora_url``."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with full jitter (sleep uniformly in [0, min(cap, base*2^n)]),
-    so many workers hitting a recovering server do not retry in lockstep."""
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
-
-
-def call_with_retries(
-    fn: Callable[[], T], policy: RetryPolicy, what: str, sleep: Callable[[float], None] = time.sleep
-) -> T:
-    """Run ``fn``; on TransientSourceError sleep and try again, up to ``policy.attempts`` calls."""
-    for attempt in range(policy.attempts):
-        try:
-            return fn()
-        except TransientSourceError as exc:
-            if attempt + 1 >= policy.attempts:
-                raise
-            delay = policy.delay(attempt)
-            log.warning(
-                "bitcoin source call failed, retrying",
-                extra={"call": what, "attempt": attempt + 1, "delay_s": round(delay, 3), "error": str(exc)},
-            )
-            sleep(delay)
-    raise AssertionError("unreachable: policy.attempts must be >= 1")
 
 
 def check_block_bytes(raw: bytes, hash_internal: bytes) -> bytes:
     """Refuse bytes whose header does not hash to the block we asked for (a confused proxy or
     cache must not make us store another block under this hash)."""
     if len(raw) < 80 or dsha256(raw[:80]) != hash_internal:
-        raise PermanentSourceError(f"source returned bytes that are not block {hash_internal[::-1].hex()}")
+        raise BadReply(f"source returned bytes that are not block {hash_internal[::-1].hex()}")
     return raw
 
 
@@ -115,19 +64,3 @@ class BitcoinSource(Protocol):
     def raw_headers(self, hashes_internal: Sequence[bytes]) -> list[bytes]: ...
 
     def close(self) -> None: ...
-
-
-def source_for(network: NetworkPreset, *, retry: RetryPolicy | None = None) -> BitcoinSource:
-    """The node's JSON-RPC when ``bitcoin_rpc_url`` is set (batched, fastest), else Esplora."""
-    policy = retry or RetryPolicy()
-    if network.bitcoin_rpc_url:
-        from indexer.bitcoin.rpc import RpcSource
-
-        return RpcSource(network.bitcoin_rpc_url, retry=policy)
-    if network.bitcoin_esplora_url:
-        from indexer.bitcoin.esplora import EsploraSource
-
-        return EsploraSource(network.bitcoin_esplora_url, retry=policy)
-    raise SourceNotConfigured(
-        f"network {network.name!r} has no Bitcoin source: set BITCOIN_RPC_URL or BITCOIN_ESPLORA_URL"
-    )

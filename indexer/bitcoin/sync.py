@@ -1,5 +1,8 @@
 """The Bitcoin indexer's loops: follow the tip, backfill a range, rescan for a new vault.
 
+The rescan is driven by a durable work item (``indexer.crosschain.handlers``), one chunk at a
+time, so its progress survives a killed worker.
+
 Network I/O (batched hash and block fetches) happens here, outside any transaction; each block
 is then written by ``ingest.ingest_block`` in its own short transaction. Reorgs are detected two
 ways: the stored tip is no longer the source's block at that height (checked at the start of
@@ -16,13 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 
 from indexer.bitcoin import ingest, reorg
+from indexer.bitcoin.chain import SYNC_LOCK
 from indexer.bitcoin.decode import decode_block
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.bitcoin.source import BitcoinSource
 from indexer.bitcoin.vaults import rescan_block
+from indexer.core.locks import session_lock
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,6 @@ RESCAN_CHUNK = 200
 # is broken; stop instead of looping.
 MAX_REWINDS_PER_RUN = 3
 PROGRESS_LOG_EVERY_S = 10.0
-# pg_try_advisory_lock key for "a sync loop is running" ("HEMIBTC" + 0x02).
-SYNC_LOCK_KEY = 0x48454D4942544302
 
 ProgressCallback = Callable[[int, int, int], None]  # (height just written, done, total)
 
@@ -59,18 +61,10 @@ class SyncResult:
 
 @contextmanager
 def sync_lock() -> Iterator[bool]:
-    """Session-level advisory lock held while a sync loop runs; yields False if another process
-    has it (overlapping beat runs then just skip). A dead worker's connection closes and the
-    lock goes with it, so it cannot stay stuck."""
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s)", [SYNC_LOCK_KEY])
-        acquired = bool(cur.fetchone()[0])
-    try:
+    """Session-level lock held while a sync loop runs; yields False if another process has it
+    (overlapping beat runs then just skip). See ``indexer.core.locks.session_lock``."""
+    with session_lock(SYNC_LOCK) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
 
 
 def _past(deadline: float | None) -> bool:

@@ -1,13 +1,14 @@
 """Tunnel vaults on the Bitcoin side: registration, deposit/payout detection, and rescans.
 
-The Hemi indexer learns a vault's custody script (``bitcoinCustodyAddress()``) and calls
+``indexer.crosschain`` learns a vault's custody script from the Hemi side and calls
 ``register_vault``. Blocks ingested after that see the vault; blocks scanned before it are
-rescanned by a Celery task enqueued on commit.
+rescanned: the registration records a ``bitcoin.vault_rescan`` work item in its own
+transaction (``indexer.core.work``), so the rescan cannot be lost with a broker message.
 
-Ordering between registration and block ingestion is made safe by one PostgreSQL advisory
-transaction lock (``lock_writer``) that both take: ingestion reads the vault table *inside*
-its locked transaction, and registration reads the cursor under the same lock, so every block
-is either ingested knowing the vault or lies inside the rescan range.
+Ordering between registration and block ingestion is made safe by the Bitcoin writer lock
+(``chain.WRITER``) that both take: ingestion reads the vault table *inside* its locked
+transaction, and registration reads the cursor under the same lock, so every block is either
+ingested knowing the vault or lies inside the rescan range.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from indexer.bitcoin import tunnel
+from indexer.bitcoin.chain import CHAIN, VAULT_RESCAN, WRITER
 from indexer.bitcoin.decode import Block
 from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit, VaultScript, VaultUtxo, WithdrawalPayout
 from indexer.bitcoin.txrows import store_transactions
-from indexer.models import ChainCursor
+from indexer.core import cursor, work
 
 log = logging.getLogger(__name__)
 
-CURSOR_CHAIN = "bitcoin"
-# pg_advisory_xact_lock key shared by every writer of Bitcoin rows ("HEMIBTC" + 0x01).
-WRITER_LOCK_KEY = 0x48454D4942544301
 # Bitcoin block times may run up to 2 h ahead of real time and median-time-past lags about an
 # hour, so a block mined after a Hemi block can carry a timestamp up to ~2 h before it; 3 h
 # leaves room for Hemi's own clock.
@@ -37,13 +36,6 @@ RECIPIENT_FORMATS = {"binary": "binary-22", "ascii-hex": "ascii-42"}
 # check_deposit reasons for which the payment itself qualifies but the recipient does not: an
 # auditor must see these (the vault holds the coins), stored with recipient NULL.
 _BAD_RECIPIENT = frozenset({"no-recipient", "recipient-bad-hex", "recipient-zero-address"})
-
-
-def lock_writer() -> None:
-    """Serialize writers of Bitcoin rows until the current transaction ends."""
-    assert connection.in_atomic_block, "lock_writer() must run inside transaction.atomic()"
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK_KEY])
 
 
 def vault_scripts() -> dict[bytes, int]:
@@ -184,25 +176,38 @@ def write_tunnel_activity(
 # --------------------------------------------------------------------------- registration
 
 
+def vault_key(vault_address: bytes) -> str:
+    """The work-item key of a vault: its Hemi contract address, 0x-hex."""
+    return "0x" + bytes(vault_address).hex()
+
+
 def register_vault(
-    vault_address: bytes, vault_index: int, custody_script: bytes, custody_address: str, hemi_block: int
+    vault_address: bytes,
+    vault_index: int,
+    custody_script: bytes,
+    custody_address: str,
+    hemi_block: int,
+    *,
+    not_before_time: int | None = None,
 ) -> bool:
-    """Record a vault's custody script; True if it is new (a rescan task is then enqueued).
+    """Record a vault's custody script; True if it is new.
 
-    ``hemi_block`` should be the block of the vault's ``VaultCreated`` (or earlier): the
-    rescan starts at the Bitcoin block mined around that Hemi block's time.
-    Raises ValueError if the vault is known with a different script: the contract sets the
-    custody address once, so a change means one of the two reads was wrong.
+    ``hemi_block`` is the Hemi block of the vault's ``VaultCreated``; ``not_before_time`` that
+    block's timestamp (the caller knows Hemi, this package does not): the rescan starts at the
+    Bitcoin block mined around then. Raises ValueError if the vault is known with a different
+    script: the contract sets the custody address once, so a change means one of the two
+    reads was wrong.
 
-    May run inside the caller's transaction (the Hemi indexer's, for the block that revealed
-    the vault): the writer lock is then held, and the rescan enqueued, when that one commits.
+    A new vault with blocks already scanned gets a ``bitcoin.vault_rescan`` work item, written
+    in the same transaction as the vault (the caller's, when it runs inside one: the Hemi
+    custody row, the vault and its rescan then commit together).
     """
     vault_address = bytes(vault_address)
     custody_script = bytes(custody_script)
     # Short transaction under the writer lock, so the cursor read below is exactly where
     # ingestion without this vault stopped (see module docstring).
     with transaction.atomic():
-        lock_writer()
+        WRITER.acquire()
         existing = VaultScript.objects.filter(vault_address=vault_address).first()
         if existing is not None:
             if bytes(existing.custody_script) != custody_script:
@@ -218,59 +223,49 @@ def register_vault(
             custody_address=custody_address,
             discovered_at_hemi_block=hemi_block,
         )
-        cursor = ChainCursor.objects.filter(chain=CURSOR_CHAIN).first()
-        if cursor is None:
+        position = cursor.position(CHAIN)
+        if position is None:
             return True  # nothing scanned yet: ingestion will see the vault from the start
-        from_height = rescan_start_height(hemi_block)
-        if from_height is None or from_height > cursor.height:
+        from_height = rescan_start_height(not_before_time)
+        if from_height is None or from_height > position[0]:
             return True
-        vault_id = vault.pk
-
-        def enqueue() -> None:
-            from indexer.bitcoin.tasks import rescan_vault
-
-            rescan_vault.delay(vault_id, from_height)
-
-        # After commit: the worker must see the vault row, and a rolled-back registration
-        # must not leave a task behind.
-        transaction.on_commit(enqueue)
+        work.add(
+            [work.Work(VAULT_RESCAN, vault_key(vault_address), {"vault_id": vault.pk, "from_height": from_height})]
+        )
     log.info(
-        "vault registered, rescan enqueued",
-        extra={"vault": "0x" + vault_address.hex(), "vault_id": vault_id, "from_height": from_height},
+        "vault registered, rescan recorded",
+        extra={"vault": vault_key(vault_address), "vault_id": vault.pk, "from_height": from_height},
     )
     return True
 
 
-def rescan_start_height(hemi_block: int) -> int | None:
-    """First Bitcoin height that can hold a deposit to a vault created at ``hemi_block``.
+def rescan_start_height(not_before_time: int | None) -> int | None:
+    """First scanned Bitcoin height that can hold a deposit to a vault created at unix time
+    ``not_before_time`` (None: unknown), or None when nothing is scanned.
 
     Why this bound: the custody address can only be set on a vault that exists, and the vault
     requires it to hold no UTXOs when set, so nothing before the vault's creation can be a
     deposit. Re-fetching every block since the network's start height would cost a full
-    re-download (over 100 000 blocks on mainnet) per vault. When the Hemi block's timestamp is
-    unknown (the Hemi indexer has not stored it), fall back to the start of the scanned range,
+    re-download (over 100 000 blocks on mainnet) per vault. When the creation time is unknown
+    (the Hemi indexer has not stored that block), fall back to the start of the scanned range,
     loudly: slow but never wrong.
     """
-    from indexer.hemi.models import Block as HemiBlock
-
     lowest = BitcoinBlock.objects.active().filter(scanned_at__isnull=False).order_by("height").first()
     if lowest is None:
         return None
-    stamp = HemiBlock.objects.filter(number=hemi_block, canonical=True).values_list("timestamp", flat=True).first()
-    if stamp is None:
+    if not_before_time is None:
         log.warning(
-            "hemi block of vault registration unknown, rescanning every scanned Bitcoin block",
-            extra={"hemi_block": hemi_block, "from_height": lowest.height},
+            "vault creation time unknown, rescanning every scanned Bitcoin block",
+            extra={"from_height": lowest.height},
         )
         return lowest.height
-    first = (
+    return (
         BitcoinBlock.objects.active()
-        .filter(scanned_at__isnull=False, time__gte=stamp - RESCAN_TIME_MARGIN_S)
+        .filter(scanned_at__isnull=False, time__gte=not_before_time - RESCAN_TIME_MARGIN_S)
         .order_by("height")
         .values_list("height", flat=True)
         .first()
     )
-    return first
 
 
 def rescan_block(block: Block, vault_id: int) -> bool:
@@ -279,7 +274,7 @@ def rescan_block(block: Block, vault_id: int) -> bool:
     # One short transaction per block, under the writer lock so it cannot interleave with a
     # reorg marking this block orphaned.
     with transaction.atomic():
-        lock_writer()
+        WRITER.acquire()
         block_id = (
             BitcoinBlock.objects.active().filter(hash_internal=block.hash_internal).values_list("id", flat=True).first()
         )

@@ -80,8 +80,8 @@ def insert_tunnel_rows(
     log_pairs: list[tuple[int, Any]],
     log_ids: list[int],
     manager: bytes | None,
-) -> list[int]:
-    """Tunnel events from the configured manager; returns indexes of vaults created here."""
+) -> list[tuple[int, bytes]]:
+    """Tunnel events from the configured manager; returns (index, address) of vaults created here."""
     if manager is None:
         return []
     txs = prepared.block.transactions or ()
@@ -97,12 +97,12 @@ def insert_tunnel_rows(
     return create_vaults([address for address, _ in rows.vaults_created], prepared.block.number)
 
 
-def create_vaults(addresses: list[bytes], number: int) -> list[int]:
-    """Vault rows for VaultCreated events, in log order; returns their indexes.
+def create_vaults(addresses: list[bytes], number: int) -> list[tuple[int, bytes]]:
+    """Vault rows for VaultCreated events, in log order; returns their (index, address).
 
     VaultCreated carries no index; the manager numbers vaults 0, 1, 2… in creation order, so
     the next index is one past the highest stored (we index from the manager's deployment).
-    ``read_vault`` later checks ``vaults(index) == address`` over RPC.
+    ``vaults_ingest.read_custody`` later checks ``vaults(index) == address`` over RPC.
     """
     if not addresses:
         return []
@@ -110,10 +110,10 @@ def create_vaults(addresses: list[bytes], number: int) -> list[int]:
     next_index = 0 if highest is None else highest + 1
     created = [Vault(index=next_index + i, address=a, created_in_block=number) for i, a in enumerate(addresses)]
     Vault.objects.bulk_create(created)
-    return [v.index for v in created]
+    return [(v.index, bytes(v.address)) for v in created]
 
 
-def reinstate_vaults(block_id: int, number: int, manager: bytes | None) -> list[int]:
+def reinstate_vaults(block_id: int, number: int, manager: bytes | None) -> list[tuple[int, bytes]]:
     """Vault rows again for a block that became canonical again (from its stored logs)."""
     if manager is None:
         return []

@@ -24,8 +24,9 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from dataclasses import dataclass
 
 from indexer import gctuning
+from indexer.core.errors import TransientError
 from indexer.hemi.layout import BlockLayout, lay_out
-from indexer.hemi.rpc import HemiRpc, TransientRpcError
+from indexer.hemi.rpc import HemiRpc
 from indexer.hemi.verify import BlockRejected, prepare_block
 from indexer.keystone import KEYSTONE_PERIOD, is_keystone_number
 
@@ -74,7 +75,7 @@ def fetch_blocks(rpc: HemiRpc, numbers: list[int]) -> list[Fetched]:
             break
         logger.info("hemi node changed blocks between fetches; refetching", extra={"attempt": attempt + 1})
     else:
-        raise TransientRpcError("node kept reorging while blocks and receipts were fetched")
+        raise TransientError("node kept reorging while blocks and receipts were fetched")
     below = sorted({n - KEYSTONE_PERIOD for n in numbers if is_keystone_number(n) and n - KEYSTONE_PERIOD > 0}
                    - set(numbers))  # fmt: skip
     prev_hashes: dict[int, bytes] = {}

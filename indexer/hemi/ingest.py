@@ -4,33 +4,36 @@
 pure; this module writes: one block (:func:`write_layout`) or a run of new consecutive blocks
 (:func:`write_run`) per transaction. The split keeps CPU-heavy work outside the transaction
 (and, in a backfill, in worker processes), so locks are held only while rows are written.
-Nothing here does network I/O: metadata reads for new tokens and vaults are enqueued with
-``on_commit`` (``tasks.py``), where they read and then write in their own transaction.
+Nothing here does network I/O: metadata reads for new tokens and vault custody reads are
+recorded as durable work items (``indexer.core.work``) in the block's own transaction, and the
+caller's ``after_commit`` callback (a Celery nudge, an inline drain, or nothing) runs once the
+transaction has committed. This module knows nothing of Celery.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.db import transaction
 
+from indexer.core import cursor as chain_cursor
+from indexer.core import work
 from indexer.hemi import block_extras, bulk, layout, tokens_ingest
 from indexer.hemi.block_extras import MissingPrevKeystone
+from indexer.hemi.chain import CHAIN, TOKEN_METADATA, VAULT_CUSTODY, WRITER
 from indexer.hemi.events import TokenTransfer as TokenTransferEvent
 from indexer.hemi.layout import BlockLayout
-from indexer.hemi.models import Address, Block, Log, TokenTransfer, Transaction
-from indexer.hemi.sqlutil import HEMI_WRITE_LOCK
+from indexer.hemi.models import Address, Block, Log, Token, TokenTransfer, Transaction
+from indexer.hemi.reorg import reinstate_block
 from indexer.hemi.verify import BlockRejected, PreparedBlock, anvil_impersonated_hash, l1_origin_of, prepare_block
-from indexer.models import ChainCursor
 
 logger = logging.getLogger(__name__)
 
-CHAIN = "hemi"
 __all__ = [
     "BlockRejected",
     "IngestConfig",
@@ -85,7 +88,11 @@ class IngestResult:
     tx_count: int = 0
     log_count: int = 0
     new_token_ids: list[int] = field(default_factory=list)
-    new_vault_indexes: list[int] = field(default_factory=list)
+    new_vaults: list[tuple[int, bytes]] = field(default_factory=list)  # (index, address)
+
+
+# Called once the transaction that wrote these blocks has committed (never on rollback).
+AfterCommit = Callable[[list[IngestResult]], None]
 
 
 def ingest_block(
@@ -94,12 +101,12 @@ def ingest_block(
     *,
     prev_keystone_hash: bytes | None = None,
     config: IngestConfig | None = None,
-    enqueue: bool = True,
+    after_commit: AfterCommit | None = None,
 ) -> IngestResult:
     """Verify and store one block (see ``verify.prepare_block`` and :func:`write_block`)."""
     config = config or IngestConfig.from_network()
     prepared = prepare_block(block_json, receipts_json, accept_impersonated=config.accept_impersonated)
-    return write_block(prepared, prev_keystone_hash=prev_keystone_hash, config=config, enqueue=enqueue)
+    return write_block(prepared, prev_keystone_hash=prev_keystone_hash, config=config, after_commit=after_commit)
 
 
 def write_block(
@@ -107,10 +114,11 @@ def write_block(
     *,
     prev_keystone_hash: bytes | None = None,
     config: IngestConfig | None = None,
-    enqueue: bool = True,
+    after_commit: AfterCommit | None = None,
 ) -> IngestResult:
     """Store a verified block; idempotent (see :func:`write_layout`)."""
-    return write_layout(layout.lay_out(prepared), prev_keystone_hash=prev_keystone_hash, config=config, enqueue=enqueue)
+    rows = layout.lay_out(prepared)
+    return write_layout(rows, prev_keystone_hash=prev_keystone_hash, config=config, after_commit=after_commit)
 
 
 def write_layout(
@@ -118,7 +126,7 @@ def write_layout(
     *,
     prev_keystone_hash: bytes | None = None,
     config: IngestConfig | None = None,
-    enqueue: bool = True,
+    after_commit: AfterCommit | None = None,
 ) -> IngestResult:
     """Store one block, laid out (``layout.lay_out``) before the transaction; idempotent.
 
@@ -141,16 +149,13 @@ def write_layout(
             _advance_cursor(rows)
             return IngestResult(rows.number, rows.hash, "exists")
         if existing is not None:
-            from indexer.hemi.reorg import reinstate_block
-
             reinstate_block(existing[0])
             result = IngestResult(rows.number, rows.hash, "reinstated")
-            result.new_vault_indexes = block_extras.reinstate_vaults(existing[0], rows.number, config.tunnel_manager)
+            result.new_vaults = block_extras.reinstate_vaults(existing[0], rows.number, config.tunnel_manager)
             _advance_cursor(rows)
         else:
             (result,) = _insert_run([(rows, prev_keystone_hash)], ids, config)
-        if enqueue:
-            _enqueue_followups(result)
+        _record_followups([result], after_commit)
     return result
 
 
@@ -162,7 +167,7 @@ def write_run(
     items: Sequence[tuple[BlockLayout, bytes | None]],
     *,
     config: IngestConfig | None = None,
-    enqueue: bool = True,
+    after_commit: AfterCommit | None = None,
 ) -> list[IngestResult] | None:
     """Store consecutive new blocks ``(layout, prev_keystone_hash)`` in one transaction.
 
@@ -189,9 +194,7 @@ def write_run(
             if not _run_extends_stored_chain(blocks, stored):
                 raise _RunDoesNotFit
             results = _insert_run(items, ids, config)
-            if enqueue:
-                for result in results:
-                    _enqueue_followups(result)
+            _record_followups(results, after_commit)
     except _RunDoesNotFit:
         return None
     return results
@@ -229,8 +232,8 @@ def _open(blocks: Sequence[BlockLayout]) -> tuple[list[tuple], list[list[int]]]:
     ]
     cur, links, ids = bulk.cursor(), bulk.cursor(), bulk.cursor()
     with bulk.pipeline():
-        cur.execute("SELECT set_config('lock_timeout', '30000', true), set_config('synchronous_commit', 'off', true)")
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [HEMI_WRITE_LOCK])
+        cur.execute("SELECT set_config('synchronous_commit', 'off', true)")
+        WRITER.queue(cur)
         links.execute(_LINKS_SQL, [[b.hash for b in blocks], blocks[0].number - 1, blocks[-1].number])
         bulk.allocate_ids(ids, _ID_MODELS, counts)
     return links.fetchall(), bulk.fetch_ids(ids)
@@ -279,24 +282,12 @@ def _advance_cursor(block: BlockLayout) -> None:
         _queue_cursor_advance(cur, block, block)
 
 
-_CURSOR_TABLE = ChainCursor._meta.db_table
-_CURSOR_MOVE_SQL = (
-    f"UPDATE {_CURSOR_TABLE} SET height = %s, block_hash = %b, updated_at = now()"  # noqa: S608
-    " WHERE chain = %s AND height = %s AND block_hash = %b"
-)
-_CURSOR_CREATE_SQL = (
-    f"INSERT INTO {_CURSOR_TABLE} (chain, height, block_hash, updated_at) VALUES (%s, %s, %b, now())"  # noqa: S608
-    " ON CONFLICT (chain) DO NOTHING"
-)
-
-
 def _queue_cursor_advance(cur: Any, first: BlockLayout, last: BlockLayout) -> None:
     """The cursor means "everything up to here is stored"; a backfill of an older range or a
     run ahead of a gap must not move it. Compare-and-set (the cursor must sit on ``first``'s
     parent), then create only if none exists (the INSERT conflicts whenever a cursor row is
     there, moved or not)."""
-    cur.execute(_CURSOR_MOVE_SQL, [last.number, last.hash, CHAIN, first.number - 1, first.parent_hash])
-    cur.execute(_CURSOR_CREATE_SQL, [CHAIN, last.number, last.hash])
+    chain_cursor.queue_advance(cur, CHAIN, (first.number - 1, first.parent_hash), (last.number, last.hash))
 
 
 _BLOCK_SQL = bulk.insert_sql(
@@ -412,7 +403,7 @@ def _insert_run(
             continue
         block_extras.insert_system_rows(prepared, block_id, tx_ids)
         log_pairs = [(i, log) for i, r in enumerate(prepared.receipts) for log in r.logs]
-        result.new_vault_indexes = block_extras.insert_tunnel_rows(
+        result.new_vaults = block_extras.insert_tunnel_rows(
             prepared, block_id, tx_ids, log_pairs, log_ids, config.tunnel_manager
         )
         block_extras.insert_keystone(prepared, block_id, prev_keystone_hash)
@@ -425,17 +416,23 @@ def _now() -> Any:
     return timezone.now()
 
 
-def _enqueue_followups(result: IngestResult) -> None:
-    """Metadata and custody reads run after commit, in tasks that do their own transaction.
+def _record_followups(results: list[IngestResult], after_commit: AfterCommit | None) -> None:
+    """Inside the block's transaction: a work item per new token (metadata) and new vault
+    (custody), so they exist exactly when the rows that need them do; then hand the results
+    to ``after_commit`` once the transaction commits (``robust``: a failing nudge must not
+    turn a committed block into an error - the work is in the table anyway).
 
-    ``robust=True``: a broker outage must not turn a committed block into an error; the
-    periodic sweep in ``tasks.follow_tip`` re-enqueues tokens still lacking metadata.
+    A vault item is re-armed if it was done before: a reorg that drops and re-creates the
+    vault row (reinstated block) leaves the row without custody until it is read again.
     """
-    if not (result.new_token_ids or result.new_vault_indexes):
+    tokens = [t for r in results for t in r.new_token_ids]
+    vaults = [v for r in results for v in r.new_vaults]
+    if not (tokens or vaults):
         return
-    from indexer.hemi import tasks
-
-    for token_id in result.new_token_ids:
-        transaction.on_commit(partial(tasks.read_token_metadata.delay, token_id), robust=True)
-    for index in result.new_vault_indexes:
-        transaction.on_commit(partial(tasks.read_vault.delay, index), robust=True)
+    if tokens:
+        addresses = dict(Token.objects.filter(id__in=tokens).values_list("id", "address"))
+        work.add(work.Work(TOKEN_METADATA, "0x" + bytes(addresses[t]).hex(), {"token_id": t}) for t in tokens)
+    if vaults:
+        work.add((work.Work(VAULT_CUSTODY, "0x" + bytes(a).hex(), {"index": i}) for i, a in vaults), rearm=True)
+    if after_commit is not None:
+        transaction.on_commit(partial(after_commit, results), robust=True)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from indexer.core import cursor as chain_cursor
 from indexer.hemi import tokens_ingest
+from indexer.hemi.chain import CHAIN, WRITER
 from indexer.hemi.models import (
     Block,
     DepositConfirmation,
@@ -28,12 +30,9 @@ from indexer.hemi.models import (
     WithdrawalInitiation,
 )
 from indexer.hemi.rpc import HemiRpc
-from indexer.hemi.sqlutil import lock_hemi_writes
-from indexer.models import ChainCursor
 
 logger = logging.getLogger(__name__)
 
-CHAIN = "hemi"
 # Walk-back batch: hashes compared per RPC round trip.
 WALK_BATCH = 32
 # Hemi is an OP-stack rollup: unsafe-head reorgs are short. Anything deeper than this means
@@ -56,6 +55,15 @@ DERIVED_MODELS = (
 
 class ReorgTooDeep(RuntimeError):
     """No common ancestor within MAX_REORG_DEPTH blocks of the stored chain."""
+
+
+class CursorMoved(RuntimeError):
+    """Another writer moved the cursor while we walked back; walk again from where it is now."""
+
+
+# A walk-back that keeps finding the cursor moved under it (another writer busy with the same
+# reorg) stops after this many tries: the other writer is doing the work.
+MAX_WALKS = 3
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,7 @@ def find_fork_point(rpc: HemiRpc, from_number: int) -> ForkPoint:
         heights = list(range(top, bottom - 1, -1))
         node_tip = rpc.block_number()
         asked = [h for h in heights if h <= node_tip]
-        node_blocks = rpc.blocks_by_number(asked, full_tx=False) if asked else []
-        node_hashes = {h: bytes.fromhex(b["hash"][2:]) for h, b in zip(asked, node_blocks, strict=True)}
+        node_hashes = rpc.block_hashes(asked) if asked else {}
         for h in heights:
             if h in stored and h in node_hashes and bytes(stored[h]) == node_hashes[h]:
                 return ForkPoint(h, node_hashes[h])
@@ -106,23 +113,32 @@ def find_fork_point(rpc: HemiRpc, from_number: int) -> ForkPoint:
     below = lowest - 1
     if below < 0:
         return ForkPoint(-1, None)
-    return ForkPoint(below, bytes.fromhex(rpc.blocks_by_number([below], full_tx=False)[0]["hash"][2:]))
+    return ForkPoint(below, rpc.block_hashes([below])[below])
 
 
-def orphan_above(fork: ForkPoint) -> ReorgReport:
+def orphan_above(fork: ForkPoint, seen: tuple[int, bytes] | None = None) -> ReorgReport:
     """Mark everything above the fork point as orphaned, in one transaction.
 
-    1. Take the Hemi writer lock (no ingest can interleave).
+    ``seen`` is the cursor (height, hash) the walk-back started from: if another writer moved
+    the cursor since - even to another block at the same height - :class:`CursorMoved` is
+    raised and nothing is written (the fork point may be stale). None skips the check.
+
+    1. Take the Hemi writer lock (no ingest can interleave); compare-and-set the cursor from
+       ``seen`` to the fork point.
     2. Mark the canonical blocks above ``fork.number`` orphaned, and every row derived from them.
     3. Recompute the balance of every (token, holder) named by an orphaned transfer from the
        canonical transfers that remain.
     4. Drop vault rows created above the fork (they are re-derived when the new branch's
        VaultCreated logs are ingested; the orphaned logs stay).
-    5. Move the cursor to the fork point.
     """
     # One transaction: a half-undone reorg would leave balances and the cursor inconsistent.
     with transaction.atomic():
-        lock_hemi_writes()
+        WRITER.acquire()
+        if seen is not None and fork.hash is not None:
+            if not chain_cursor.advance(CHAIN, seen, (fork.number, fork.hash)):
+                raise CursorMoved(f"hemi cursor moved from {seen[0]} during the walk-back")
+        elif seen is not None and chain_cursor.position(CHAIN) != seen:
+            raise CursorMoved(f"hemi cursor moved from {seen[0]} during the walk-back")
         block_ids = list(Block.objects.canonical().filter(number__gt=fork.number).values_list("id", flat=True))
         now = timezone.now()
         Block.objects.filter(id__in=block_ids).update(canonical=False, orphaned_at=now)
@@ -133,12 +149,8 @@ def orphan_above(fork: ForkPoint) -> ReorgReport:
         )
         recomputed = tokens_ingest.recompute_balances(pairs)
         Vault.objects.filter(created_in_block__gt=fork.number).delete()
-        if fork.hash is None:
-            ChainCursor.objects.filter(chain=CHAIN).delete()
-        else:
-            ChainCursor.objects.update_or_create(
-                chain=CHAIN, defaults={"height": fork.number, "block_hash": fork.hash}
-            )
+        if seen is None or fork.hash is None:
+            chain_cursor.reset(CHAIN, None if fork.hash is None else (fork.number, fork.hash))
     report = ReorgReport(fork, len(block_ids), recomputed)
     logger.warning(
         "hemi reorg: orphaned blocks above the fork point",
@@ -148,11 +160,23 @@ def orphan_above(fork: ForkPoint) -> ReorgReport:
 
 
 def handle_reorg(rpc: HemiRpc, suspect_number: int) -> ReorgReport:
-    """Find the fork at or below ``suspect_number`` and orphan the stored branch above it."""
-    top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
-    start = min(suspect_number, top) if top is not None else suspect_number
-    fork = find_fork_point(rpc, start)
-    return orphan_above(fork)
+    """Find the fork at or below ``suspect_number`` and orphan the stored branch above it.
+
+    The walk-back reads the node outside any transaction; if the cursor moved meanwhile
+    (another writer handled a reorg), walk again from the new state, a bounded number of times.
+    """
+    for attempt in range(MAX_WALKS):
+        seen = chain_cursor.position(CHAIN)
+        top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+        start = min(suspect_number, top) if top is not None else suspect_number
+        fork = find_fork_point(rpc, start)
+        try:
+            return orphan_above(fork, seen)
+        except CursorMoved:
+            if attempt + 1 >= MAX_WALKS:
+                raise
+            logger.info("hemi cursor moved during the reorg walk-back; walking again")
+    raise AssertionError("unreachable")
 
 
 def reinstate_block(block_id: int) -> None:

@@ -3,40 +3,50 @@
 Transport only: replies are returned as the node's JSON (dicts/lists/strings); turning them
 into records is ``mappers.py``'s job.
 
-Why ``requests.Session`` and not web3.py: measured on a local anvil (200 blocks x ~50
-transfers, full transactions + ``eth_getBlockReceipts``, batches of 50) a keep-alive
-``requests.Session`` posting one JSON array per batch fetched about 3x faster than
+Why our own keep-alive HTTP (``indexer.core.http``) and not web3.py: measured on a local anvil
+(200 blocks x ~50 transfers, full transactions + ``eth_getBlockReceipts``, batches of 50) a
+keep-alive connection posting one JSON array per batch fetched about 3x faster than
 web3.py 8's ``w3.batch_requests()`` over its ``HTTPProvider`` (web3 formats every field
 into ``AttributeDict``/``HexBytes`` that the mappers would then undo, and validates each
 reply). ``benchmarks/bench_hemi_ingest.py`` prints the raw fetch rate this module reaches.
 
-Errors are split in two so callers can decide what to retry:
+Transport (deadline per call, reply size cap, malformed replies as ``BadReply``) is the
+core's ``indexer.core.jsonrpc``; errors are the core's two kinds:
 
-* :class:`TransientRpcError` - timeouts, connection errors, HTTP 5xx/429 and JSON-RPC
-  "limit exceeded" (-32005); retried here with exponential backoff, raised once the retries
-  are used up (Celery tasks retry on it again, later).
-* :class:`HemiRpcError` (and its named subclasses :class:`CallReverted`,
-  :class:`MethodNotSupported`, :class:`BlockNotFound`) - everything else; never retried.
+* transient (:class:`indexer.core.errors.TransientError`): timeouts, connection errors, HTTP
+  5xx/429 and JSON-RPC "limit exceeded" (-32005, :class:`RateLimited`); retried here with
+  the core's backoff, raised once the retries are used up (Celery tasks and work items retry
+  on it again, later);
+* permanent: :class:`HemiRpcError` (an error object from the node) and its named subclasses
+  :class:`CallReverted`, :class:`MethodNotSupported`, :class:`BlockNotFound`, and the core's
+  ``BadReply`` / ``ReplyTooLarge`` / ``AccessDenied``; never retried.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from pydantic_core import from_json
-from requests.adapters import HTTPAdapter
+from indexer.core.errors import PermanentError, TransientError
+from indexer.core.jsonrpc import (
+    DEFAULT_MAX_REPLY_BYTES,
+    ErrorObject,
+    JsonRpcClient,
+    Reply,
+    hex_data,
+    json_object,
+    quantity,
+)
+from indexer.core.retry import RetryPolicy, call_with_retries
 
 logger = logging.getLogger(__name__)
 
+# Seconds for a whole call: connect, send, and every byte of the reply.
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BATCH_SIZE = 50
@@ -50,8 +60,8 @@ _RATE_LIMIT_PHRASES = ("limit exceeded", "rate limit", "too many requests", "exc
 _UNSUPPORTED_PHRASES = ("method not found", "not supported", "does not exist", "not available", "unsupported")
 
 
-class HemiRpcError(Exception):
-    """A JSON-RPC call that failed for a reason retrying will not fix."""
+class HemiRpcError(PermanentError):
+    """An error object from the node that retrying will not fix."""
 
     def __init__(self, message: str, *, method: str = "", code: int | None = None, data: Any = None) -> None:
         self.method = method
@@ -60,8 +70,13 @@ class HemiRpcError(Exception):
         super().__init__(f"{method}: {message}" if method else message)
 
 
-class TransientRpcError(HemiRpcError):
-    """Timeout, connection problem, 5xx/429 or rate limit: worth trying again later."""
+class RateLimited(TransientError):
+    """The node (or its proxy) said we are going too fast (-32005 or a rate-limit message)."""
+
+    def __init__(self, message: str, *, method: str = "", code: int | None = None) -> None:
+        self.method = method
+        self.code = code
+        super().__init__(f"{method}: {message}" if method else message)
 
 
 class MethodNotSupported(HemiRpcError):
@@ -100,6 +115,10 @@ class RpcErrorReply:
     message: str
     data: Any = None
 
+    @classmethod
+    def of(cls, method: str, error: ErrorObject) -> RpcErrorReply:
+        return cls(method, error.code, error.message, error.data)
+
     @property
     def transient(self) -> bool:
         text = self.message.lower()
@@ -114,11 +133,11 @@ class RpcErrorReply:
     def reverted(self) -> bool:
         return self.code == CODE_EXECUTION_REVERTED or "revert" in self.message.lower()
 
-    def to_exception(self) -> HemiRpcError:
+    def to_exception(self) -> HemiRpcError | RateLimited:
         kwargs = {"method": self.method, "code": self.code, "data": self.data}
         text = f"{self.message} (code {self.code})"
         if self.transient:
-            return TransientRpcError(text, **kwargs)
+            return RateLimited(text, method=self.method, code=self.code)
         if self.method == "eth_call" and self.reverted:
             return CallReverted(text, **kwargs)
         if self.unsupported:
@@ -165,7 +184,11 @@ class RateLimiter:
 
 
 class HemiRpc:
-    """A JSON-RPC client for one Hemi node URL. Not shared between processes."""
+    """A JSON-RPC client for one Hemi node URL. Not shared between threads or processes.
+
+    ``timeout`` is the total deadline of each HTTP exchange; ``max_reply_bytes`` the largest
+    reply read (a larger batch reply is split and fetched in halves).
+    """
 
     def __init__(
         self,
@@ -177,27 +200,27 @@ class HemiRpc:
         max_backoff: float = 8.0,
         requests_per_minute: int = 0,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         self.url = url
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_reply_bytes = max_reply_bytes
+        self.retry = RetryPolicy(attempts=max_retries + 1, base_delay=backoff, max_delay=max_backoff)
         self.batch_size = batch_size
         self.limiter = RateLimiter(requests_per_minute)
         self.requests_sent = 0  # JSON-RPC calls sent (a batch of N counts N), for tests and logs
-        self._ids = itertools.count(1)
         self._block_receipts_supported: bool | None = None
-        self.session = requests.Session()
-        # One pooled keep-alive connection is all a sequential indexer needs.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+        self.client = JsonRpcClient(url, timeout=timeout, max_reply_bytes=max_reply_bytes, version="2.0")
 
     @classmethod
     def from_network(cls, network: Any = None, **kwargs: Any) -> HemiRpc:
-        """A client for the configured network (``networks.current()``); raises if it has no URL."""
+        """A client for the configured network (``networks.current()``); raises if it has no URL.
+        Deadline and reply cap default to ``HEMI_RPC_TIMEOUT_SECONDS`` / ``RPC_MAX_REPLY_MB``."""
+        from django.conf import settings
+
         if network is None:
             from hemiscope import networks
 
@@ -205,10 +228,12 @@ class HemiRpc:
         if not network.hemi_rpc_url:
             raise HemiRpcError(f"no Hemi RPC URL configured for network {network.name!r} (set HEMI_RPC_URL)")
         kwargs.setdefault("requests_per_minute", network.hemi_rpc_requests_per_minute)
+        kwargs.setdefault("timeout", settings.HEMI_RPC_TIMEOUT_SECONDS)
+        kwargs.setdefault("max_reply_bytes", settings.RPC_MAX_REPLY_BYTES)
         return cls(network.hemi_rpc_url, **kwargs)
 
     def clone(self) -> HemiRpc:
-        """Another client (own HTTP session, for another thread) sharing this one's rate limit."""
+        """Another client (own connection, for another thread) sharing this one's rate limit."""
         other = HemiRpc(
             self.url,
             timeout=self.timeout,
@@ -216,13 +241,14 @@ class HemiRpc:
             backoff=self.backoff,
             max_backoff=self.max_backoff,
             batch_size=self.batch_size,
+            max_reply_bytes=self.max_reply_bytes,
         )
         other.limiter = self.limiter
         other._block_receipts_supported = self._block_receipts_supported
         return other
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
 
     def __enter__(self) -> HemiRpc:
         return self
@@ -232,52 +258,15 @@ class HemiRpc:
 
     # ------------------------------------------------------------------ transport
 
-    def _sleep_before_retry(self, attempt: int, retry_after: float | None = None) -> None:
-        delay = min(self.max_backoff, self.backoff * (2**attempt))
-        delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: don't retry in lockstep
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, 60.0))
-        time.sleep(delay)
+    def _send_batch(self, calls: Sequence[tuple[str, list]]) -> list[Reply]:
+        """One HTTP batch, transport errors retried with backoff (the rate limit counts each)."""
 
-    def _post(self, payload: list[dict] | dict, count: int) -> Any:
-        """One HTTP round trip; raises TransientRpcError/HemiRpcError on transport failure."""
-        self.limiter.acquire(count)
-        self.requests_sent += count
-        method = payload["method"] if isinstance(payload, dict) else f"batch[{count}]"
-        try:
-            resp = self.session.post(self.url, data=json.dumps(payload), timeout=self.timeout)
-        except requests.Timeout as exc:
-            raise TransientRpcError(f"timeout after {self.timeout}s", method=method) from exc
-        except requests.ConnectionError as exc:
-            raise TransientRpcError(f"connection error: {exc}", method=method) from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            retry_after = _retry_after(resp)
-            err = TransientRpcError(f"HTTP {resp.status_code}: {resp.text[:200]}", method=method)
-            err.retry_after = retry_after  # type: ignore[attr-defined]
-            raise err
-        if resp.status_code != 200:
-            raise HemiRpcError(f"HTTP {resp.status_code}: {resp.text[:200]}", method=method)
-        try:
-            # pydantic-core's parser (Rust; pinned with web3's pydantic): a quarter less CPU than
-            # json.loads on block replies, and it refuses lone UTF-16 surrogates instead of
-            # passing them on in strings.
-            return from_json(resp.content)
-        except ValueError as exc:
-            raise HemiRpcError(f"reply is not JSON: {resp.text[:200]!r}", method=method) from exc
+        def attempt() -> list[Reply]:
+            self.limiter.acquire(len(calls))
+            self.requests_sent += len(calls)
+            return self.client.batch(calls, f"batch[{len(calls)}]")
 
-    def _with_retries(self, payload: list[dict] | dict, count: int) -> Any:
-        for attempt in itertools.count():
-            try:
-                return self._post(payload, count)
-            except TransientRpcError as exc:
-                if attempt >= self.max_retries:
-                    raise
-                logger.warning(
-                    "hemi rpc transient error, retrying",
-                    extra={"error": str(exc), "attempt": attempt + 1, "url": self.url},
-                )
-                self._sleep_before_retry(attempt, getattr(exc, "retry_after", None))
-        raise AssertionError("unreachable")
+        return call_with_retries(attempt, self.retry, f"hemi batch[{len(calls)}]")
 
     def batch_raw(self, calls: Sequence[tuple[str, list]]) -> list[Any]:
         """Results in call order; a failed item is an :class:`RpcErrorReply` (transient ones retried).
@@ -287,53 +276,22 @@ class HemiRpc:
         """
         results: list[Any] = [None] * len(calls)
         for start in range(0, len(calls), self.batch_size):
-            chunk = list(range(start, min(start + self.batch_size, len(calls))))
+            positions = list(range(start, min(start + self.batch_size, len(calls))))
             for attempt in itertools.count():
-                pending = self._send_chunk(calls, chunk, results)
-                if not pending:
-                    break
-                if attempt >= self.max_retries:
+                replies = self._send_batch([calls[p] for p in positions])
+                pending = []
+                for pos, reply in zip(positions, replies, strict=True):
+                    if reply.error is None:
+                        results[pos] = reply.result
+                        continue
+                    results[pos] = error = RpcErrorReply.of(calls[pos][0], reply.error)
+                    if error.transient:
+                        pending.append(pos)
+                if not pending or attempt >= self.max_retries:
                     break  # leave the transient error replies in place: the caller raises them
-                self._sleep_before_retry(attempt)
-                chunk = pending
+                time.sleep(self.retry.delay(attempt))
+                positions = pending
         return results
-
-    def _send_chunk(self, calls: Sequence[tuple[str, list]], positions: list[int], results: list[Any]) -> list[int]:
-        """Send ``positions`` as one batch; store replies; return positions that failed transiently."""
-        by_id: dict[int, int] = {}
-        payload = []
-        for pos in positions:
-            rid = next(self._ids)
-            by_id[rid] = pos
-            method, params = calls[pos]
-            payload.append({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
-        reply = self._with_retries(payload, len(payload))
-        if isinstance(reply, dict):
-            # A whole-batch error object (some proxies reject the batch itself, e.g. too large).
-            error = _error_reply(f"batch[{len(payload)}]", reply.get("error"))
-            if error.transient:
-                return positions
-            raise error.to_exception()
-        if not isinstance(reply, list):
-            raise HemiRpcError(f"batch reply is not a JSON array: {str(reply)[:200]}")
-        seen = set()
-        transient: list[int] = []
-        for item in reply:
-            pos = by_id.get(item.get("id")) if isinstance(item, dict) else None
-            if pos is None:
-                raise HemiRpcError(f"batch reply item with unknown id: {str(item)[:200]}")
-            seen.add(pos)
-            if item.get("error") is not None:
-                error = _error_reply(calls[pos][0], item["error"])
-                results[pos] = error
-                if error.transient:
-                    transient.append(pos)
-            else:
-                results[pos] = item.get("result")
-        missing = [p for p in positions if p not in seen]
-        if missing:
-            raise HemiRpcError(f"batch reply is missing {len(missing)} of {len(positions)} items")
-        return transient
 
     def batch(self, calls: Sequence[tuple[str, list]]) -> list[Any]:
         """Like :meth:`batch_raw`, but the first failed item is raised as its named error."""
@@ -344,29 +302,25 @@ class HemiRpc:
         return results
 
     def call(self, method: str, params: list | None = None) -> Any:
-        payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
-        return self._call_with_item_retries(payload)
+        """One call; a rate-limited answer is retried like a transport error."""
 
-    def _call_with_item_retries(self, payload: dict) -> Any:
-        for attempt in itertools.count():
-            reply = self._with_retries(payload, 1)
-            if not isinstance(reply, dict):
-                raise HemiRpcError(f"reply is not a JSON object: {str(reply)[:200]}", method=payload["method"])
-            if reply.get("error") is None:
-                return reply.get("result")
-            error = _error_reply(payload["method"], reply["error"])
-            if not error.transient or attempt >= self.max_retries:
-                raise error.to_exception()
-            self._sleep_before_retry(attempt)
-        raise AssertionError("unreachable")
+        def attempt() -> Any:
+            self.limiter.acquire(1)
+            self.requests_sent += 1
+            reply = self.client.call(method, params or [])
+            if reply.error is not None:
+                raise RpcErrorReply.of(method, reply.error).to_exception()
+            return reply.result
+
+        return call_with_retries(attempt, self.retry, method)
 
     # ------------------------------------------------------------------ methods
 
     def chain_id(self) -> int:
-        return int(self.call("eth_chainId"), 16)
+        return quantity(self.call("eth_chainId"), "eth_chainId")
 
     def block_number(self) -> int:
-        return int(self.call("eth_blockNumber"), 16)
+        return quantity(self.call("eth_blockNumber"), "eth_blockNumber")
 
     def block_by_number(self, number: int, full_tx: bool = True) -> dict:
         return self.blocks_by_number([number], full_tx)[0]
@@ -375,7 +329,7 @@ class HemiRpc:
         block = self.call("eth_getBlockByHash", ["0x" + block_hash.hex(), full_tx])
         if block is None:
             raise BlockNotFound(f"no block 0x{block_hash.hex()}", method="eth_getBlockByHash")
-        return block
+        return json_object(block, "eth_getBlockByHash")
 
     def blocks_by_number(self, numbers: Iterable[int], full_tx: bool = True) -> list[dict]:
         numbers = list(numbers)
@@ -383,7 +337,14 @@ class HemiRpc:
         for n, block in zip(numbers, blocks, strict=True):
             if block is None:
                 raise BlockNotFound(f"no block {n}", method="eth_getBlockByNumber")
+            json_object(block, f"eth_getBlockByNumber({n})")
         return blocks
+
+    def block_hashes(self, numbers: Iterable[int]) -> dict[int, bytes]:
+        """{number: hash} of the node's blocks (headers only; for reorg checks)."""
+        numbers = list(numbers)
+        blocks = self.blocks_by_number(numbers, full_tx=False)
+        return {n: hex_data(b.get("hash"), f"block {n} hash", length=32) for n, b in zip(numbers, blocks, strict=True)}
 
     def blocks_with_receipts(self, numbers: Iterable[int]) -> tuple[list[dict], list[list[dict]]]:
         """Full blocks and their receipts; one HTTP round trip when ``eth_getBlockReceipts`` works."""
@@ -401,6 +362,7 @@ class HemiRpc:
         for n, block in zip(numbers, blocks, strict=True):
             if block is None:
                 raise BlockNotFound(f"no block {n}", method="eth_getBlockByNumber")
+            json_object(block, f"eth_getBlockByNumber({n})")
         errors = [r for r in receipts if isinstance(r, RpcErrorReply)]
         if errors:
             if not errors[0].unsupported:
@@ -469,31 +431,8 @@ class HemiRpc:
         """Call a contract; returns the raw return bytes. A revert raises :class:`CallReverted`."""
         to_hex = to if isinstance(to, str) else "0x" + to.hex()
         tag = hex(block) if isinstance(block, int) else block
-        result = self.call("eth_call", [{"to": to_hex, "data": "0x" + data.hex()}, tag])
-        if not isinstance(result, str) or not result.startswith("0x"):
-            raise HemiRpcError(f"eth_call returned {str(result)[:80]!r}", method="eth_call")
-        try:
-            return bytes.fromhex(result[2:])
-        except ValueError as exc:
-            raise HemiRpcError(f"eth_call returned malformed hex {result[:80]!r}", method="eth_call") from exc
+        return hex_data(self.call("eth_call", [{"to": to_hex, "data": "0x" + data.hex()}, tag]), "eth_call")
 
     def get_code(self, address: bytes, block: int | str = "latest") -> bytes:
         tag = hex(block) if isinstance(block, int) else block
-        return bytes.fromhex(self.call("eth_getCode", ["0x" + address.hex(), tag])[2:])
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _error_reply(method: str, error: Any) -> RpcErrorReply:
-    if not isinstance(error, dict):
-        return RpcErrorReply(method, None, str(error))
-    code = error.get("code")
-    return RpcErrorReply(
-        method, code if isinstance(code, int) else None, str(error.get("message", "")), error.get("data")
-    )
+        return hex_data(self.call("eth_getCode", ["0x" + address.hex(), tag]), "eth_getCode")

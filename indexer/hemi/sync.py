@@ -9,7 +9,9 @@ Fetching, verifying and laying out run ahead in worker threads (processes for lo
 see ``fetch.py``), so the node and the workers work on later batches while PostgreSQL stores
 batch i. A batch of new blocks on top of the stored chain is one transaction
 (``ingest.write_run``); anything else goes block by block. The DB is only touched from the
-calling thread.
+calling thread. Follow-up work (token metadata, vault custody) is recorded by the ingest as
+durable work items; ``after_commit`` is told about each committed batch (the caller decides:
+nudge a worker, drain inline, or nothing - ``indexer.crosschain`` does the work).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from typing import Any
 from django.conf import settings
 
 from indexer import gctuning
-from indexer.hemi import ingest, reorg, tokens_ingest
+from indexer.core import cursor as chain_cursor
+from indexer.hemi import ingest, reorg
+from indexer.hemi.chain import CHAIN
 from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready, process_workers
 from indexer.hemi.models import Block
 from indexer.hemi.rpc import HemiRpc
-from indexer.models import ChainCursor
 
 logger = logging.getLogger(__name__)
 
@@ -81,42 +84,13 @@ class SyncProgress:
 ProgressCallback = Callable[[SyncProgress], None]
 
 
-class _Followups:
-    """Where metadata/custody reads go: Celery (on commit), inline after each block, or nowhere."""
-
-    def __init__(self, mode: str, rpc: HemiRpc, network: Any) -> None:
-        if mode not in ("celery", "inline", "none"):
-            raise ValueError(f"unknown followups mode {mode!r}")
-        self.mode = mode
-        self.network = network
-        self._rpc: HemiRpc | None = None
-        self._url = rpc.url
-
-    @property
-    def enqueue(self) -> bool:
-        return self.mode == "celery"
-
-    def after_block(self, result: ingest.IngestResult) -> None:
-        if self.mode != "inline" or not (result.new_token_ids or result.new_vault_indexes):
-            return
-        # Its own client: the shared one may be busy in the prefetch thread.
-        if self._rpc is None:
-            self._rpc = HemiRpc(self._url)
-        for token_id in result.new_token_ids:
-            tokens_ingest.read_token_metadata(token_id, self._rpc)
-        from indexer.hemi.vaults_ingest import read_vault
-
-        for index in result.new_vault_indexes:
-            read_vault(index, self._rpc, self.network)
-
-
 def _run(
     rpc: HemiRpc,
     start: int,
     end: int,
     *,
     progress: ProgressCallback | None,
-    followups: str,
+    after_commit: ingest.AfterCommit | None,
     config: ingest.IngestConfig | None,
     batch_size: int | None,
     network: Any,
@@ -135,7 +109,7 @@ def _run(
     config = config or ingest.IngestConfig.from_network(network)
     batch_size = batch_size or settings.HEMI_BATCH_SIZE
     state = SyncProgress(start=start, target=end, current=start - 1)
-    writer = _Writer(state, config, _Followups(followups, rpc, network), progress)
+    writer = _Writer(state, config, after_commit, progress)
     # Daemonic processes (Celery prefork children) may not start child processes.
     processes = end - start + 1 >= PROCESS_MIN_BLOCKS and not multiprocessing.current_process().daemon
     workers = process_workers() if processes else FETCH_WORKERS
@@ -162,12 +136,12 @@ class _Writer:
         self,
         state: SyncProgress,
         config: ingest.IngestConfig,
-        followups: _Followups,
+        after_commit: ingest.AfterCommit | None,
         progress: ProgressCallback | None,
     ) -> None:
         self.state = state
         self.config = config
-        self.followups = followups
+        self.after_commit = after_commit
         self.progress = progress
         self.last_log = time.monotonic()
 
@@ -181,14 +155,14 @@ class _Writer:
         for batch in batches:
             rejected = next((item.rejected for item in batch if item.rejected is not None), None)
             run = [(item.layout, item.prev_keystone_hash) for item in batch if item.layout is not None]
-            results = ingest.write_run(run, config=self.config, enqueue=self.followups.enqueue)
+            results = ingest.write_run(run, config=self.config, after_commit=self.after_commit)
             if results is None:
                 results = []
                 for rows, prev_keystone_hash in run:
                     try:
                         results.append(ingest.write_layout(
                             rows, prev_keystone_hash=prev_keystone_hash, config=self.config,
-                            enqueue=self.followups.enqueue,
+                            after_commit=self.after_commit,
                         ))  # fmt: skip
                     except ingest.ReorgDetected as exc:
                         self._count(results)
@@ -202,7 +176,6 @@ class _Writer:
     def _count(self, results: list[ingest.IngestResult]) -> None:
         state = self.state
         for result in results:
-            self.followups.after_block(result)
             state.current = result.number
             state.blocks += 1
             state.txs += result.tx_count
@@ -214,8 +187,7 @@ class _Writer:
 
 
 def cursor_position() -> tuple[int, bytes] | None:
-    row = ChainCursor.objects.filter(chain="hemi").values_list("height", "block_hash").first()
-    return None if row is None else (row[0], bytes(row[1]))
+    return chain_cursor.position(CHAIN)
 
 
 def follow_tip(
@@ -223,7 +195,7 @@ def follow_tip(
     max_blocks: int | None = None,
     *,
     progress: ProgressCallback | None = None,
-    followups: str = "celery",
+    after_commit: ingest.AfterCommit | None = None,
     config: ingest.IngestConfig | None = None,
     network: Any = None,
     batch_size: int | None = None,
@@ -249,7 +221,7 @@ def follow_tip(
         height, cursor_hash = cursor
         node_hash = None
         if height <= tip:
-            node_hash = bytes.fromhex(rpc.blocks_by_number([height], full_tx=False)[0]["hash"][2:])
+            node_hash = rpc.block_hashes([height])[height]
         if node_hash != cursor_hash:
             report = reorg.handle_reorg(rpc, min(height, tip))
             reorgs += 1
@@ -260,7 +232,14 @@ def follow_tip(
     if start > end:
         return SyncProgress(start=start, target=end, current=start - 1, reorgs=reorgs)
     state = _run(
-        rpc, start, end, progress=progress, followups=followups, config=config, batch_size=batch_size, network=network
+        rpc,
+        start,
+        end,
+        progress=progress,
+        after_commit=after_commit,
+        config=config,
+        batch_size=batch_size,
+        network=network,
     )
     state.reorgs += reorgs
     return state
@@ -272,7 +251,7 @@ def backfill(
     end: int,
     progress: ProgressCallback | None = None,
     *,
-    followups: str = "celery",
+    after_commit: ingest.AfterCommit | None = None,
     config: ingest.IngestConfig | None = None,
     network: Any = None,
     batch_size: int | None = None,
@@ -281,16 +260,15 @@ def backfill(
     if end < start:
         raise ValueError(f"empty range {start}..{end}")
     return _run(
-        rpc, start, end, progress=progress, followups=followups, config=config, batch_size=batch_size, network=network
+        rpc,
+        start,
+        end,
+        progress=progress,
+        after_commit=after_commit,
+        config=config,
+        batch_size=batch_size,
+        network=network,
     )
-
-
-def read_missing_metadata(rpc: HemiRpc, limit: int = 100) -> int:
-    """Read metadata for tokens that still lack it (e.g. their Celery task was lost)."""
-    ids = tokens_ingest.tokens_without_metadata(limit)
-    for token_id in ids:
-        tokens_ingest.read_token_metadata(token_id, rpc)
-    return len(ids)
 
 
 def stored_tip() -> int | None:

@@ -2,7 +2,8 @@
 
 Without arguments it continues from the cursor (or the network's start height) to the tip,
 with a progress bar, and exits. It takes the same lock as the ``follow_tip`` task, so the two
-never write at once.
+never write at once. Vault rescans it makes necessary are left as durable work items for
+``manage.py sync`` or a worker.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from tqdm import tqdm
 
 from hemiscope import networks
 from indexer.bitcoin import ingest, sync
-from indexer.bitcoin.source import SourceError, SourceNotConfigured, source_for
+from indexer.bitcoin.connect import source_for
+from indexer.bitcoin.source import SourceNotConfigured
+from indexer.core.errors import IndexerError
 
 
 class Command(BaseCommand):
@@ -30,7 +33,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         try:
             tip = source.tip_height()
-        except SourceError as exc:
+        except IndexerError as exc:
             raise CommandError(f"Bitcoin source {source.name} is unreachable: {exc}") from exc
         cursor = ingest.get_cursor()
         if start is None:
@@ -50,7 +53,7 @@ class Command(BaseCommand):
                     result = sync.backfill(source, start, end, progress=progress)
                 except sync.SyncError as exc:
                     raise CommandError(str(exc)) from exc
-                except SourceError as exc:
+                except IndexerError as exc:
                     raise CommandError(f"Bitcoin source failed: {exc}") from exc
                 finally:
                     source.close()

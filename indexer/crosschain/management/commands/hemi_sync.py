@@ -1,7 +1,11 @@
 """``manage.py hemi_sync [--from N] [--to N]``: index Hemi blocks in the foreground.
 
 Defaults: from the block after the cursor (or the network's start block) to the node's tip.
-Shows a progress bar; token metadata and vault custody are read inline (no worker needed).
+Shows a progress bar. Token metadata and vault custody are recorded as durable work items by
+the ingest; ``--followups inline`` (the default) reads them after each batch (no worker
+needed) and registers new vaults with the Bitcoin indexer, whose rescans stay recorded for
+``manage.py sync`` or a worker. It lives here, above both chains, because a custody read ends
+in a Bitcoin registration.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from hemiscope import networks
+from indexer.core import work
+from indexer.core.errors import IndexerError, TransientError
+from indexer.crosschain import handlers
 from indexer.hemi import ingest, sync
-from indexer.hemi.rpc import HemiRpc, HemiRpcError, TransientRpcError
+from indexer.hemi.rpc import HemiRpc
 
 
 class Command(BaseCommand):
@@ -26,7 +33,7 @@ class Command(BaseCommand):
             "--followups",
             choices=("inline", "celery", "none"),
             default="inline",
-            help="read token metadata / vault custody inline (default), via Celery, or not at all",
+            help="read token metadata / vault custody inline (default), nudge a Celery worker, or leave them recorded",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (JSON log lines only)")
 
@@ -37,9 +44,9 @@ class Command(BaseCommand):
         rpc = HemiRpc.from_network(network, max_retries=2, timeout=15)
         try:
             tip = rpc.block_number()
-        except TransientRpcError as exc:
+        except TransientError as exc:
             raise CommandError(f"Hemi node at {network.hemi_rpc_url} is unreachable: {exc}") from exc
-        except HemiRpcError as exc:
+        except IndexerError as exc:
             raise CommandError(f"Hemi node at {network.hemi_rpc_url} answered with an error: {exc}") from exc
         start = options["start"]
         if start is None:
@@ -60,20 +67,30 @@ class Command(BaseCommand):
                 bar.refresh()
 
         config = ingest.IngestConfig.from_network(network)
+        mode = options["followups"]
+        ctx = handlers.Context(network)
+
+        def inline(_results: list) -> None:
+            handlers.drain(ctx, kinds=handlers.HEMI_KINDS)
+
+        after_commit = {"inline": inline, "celery": lambda _results: work.nudge(), "none": None}[mode]
         try:
-            state = sync.backfill(
-                rpc, start, end, progress, followups=options["followups"], config=config, network=network
-            )
-            if options["followups"] == "inline":
-                sync.read_missing_metadata(rpc)
-        except TransientRpcError as exc:
+            state = sync.backfill(rpc, start, end, progress, after_commit=after_commit, config=config, network=network)
+            if mode == "inline":
+                handlers.sweep()
+                handlers.drain(ctx, kinds=handlers.HEMI_KINDS)
+        except TransientError as exc:
             raise CommandError(f"Hemi node stopped answering: {exc}") from exc
-        except (ingest.BlockRejected, HemiRpcError) as exc:
+        except (ingest.BlockRejected, IndexerError) as exc:
             raise CommandError(str(exc)) from exc
         finally:
             if bar is not None:
                 bar.close()
             rpc.close()
+            ctx.close()
+        left = work.open_items().count()
+        if left:
+            self.stdout.write(f"{left} follow-up work items recorded (run `manage.py sync` or a worker)")
         self.stdout.write(
             f"hemi: {state.blocks} blocks, {state.txs} transactions, {state.reorgs} reorgs "
             f"in {state.elapsed:.1f}s ({state.blocks_per_s:.1f} blocks/s, {state.txs_per_s:.0f} txs/s)"

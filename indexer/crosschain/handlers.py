@@ -1,0 +1,123 @@
+"""What each kind of durable work item does, and the drain that runs them.
+
+Kinds (named where their items are recorded):
+
+* ``hemi.token_metadata`` (``hemi.chain.TOKEN_METADATA``) - read name/symbol/decimals/supply;
+* ``hemi.vault_custody`` (``hemi.chain.VAULT_CUSTODY``) - read the custody and register the
+  vault with the Bitcoin indexer (``crosschain.vaults``), which may record...
+* ``bitcoin.vault_rescan`` (``bitcoin.chain.VAULT_RESCAN``) - deposit detection for the vault
+  over blocks scanned before it was known, one chunk per run, progress saved in the payload.
+
+Issue 15's stored verdicts add their "refresh verdict" kind here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from indexer.bitcoin import sync as bitcoin_sync
+from indexer.bitcoin.chain import VAULT_RESCAN
+from indexer.bitcoin.connect import source_for
+from indexer.bitcoin.source import BitcoinSource
+from indexer.core import work
+from indexer.crosschain.vaults import read_and_register
+from indexer.hemi import tokens_ingest
+from indexer.hemi.chain import TOKEN_METADATA, VAULT_CUSTODY
+from indexer.hemi.rpc import HemiRpc
+from indexer.hemi.vaults_ingest import vaults_without_custody
+
+log = logging.getLogger(__name__)
+
+HEMI_KINDS = (TOKEN_METADATA, VAULT_CUSTODY)
+BITCOIN_KINDS = (VAULT_RESCAN,)
+ALL_KINDS = HEMI_KINDS + BITCOIN_KINDS
+
+
+class Context:
+    """RPC clients for one drain, opened on first use (a drain of token reads never needs a
+    Bitcoin source) and closed at the end."""
+
+    def __init__(self, network: Any = None) -> None:
+        if network is None:
+            from hemiscope import networks
+
+            network = networks.current()
+        self.network = network
+        self._hemi: HemiRpc | None = None
+        self._bitcoin: BitcoinSource | None = None
+
+    @property
+    def hemi(self) -> HemiRpc:
+        if self._hemi is None:
+            self._hemi = HemiRpc.from_network(self.network)
+        return self._hemi
+
+    @property
+    def bitcoin(self) -> BitcoinSource:
+        if self._bitcoin is None:
+            self._bitcoin = source_for(self.network)
+        return self._bitcoin
+
+    def close(self) -> None:
+        for client in (self._hemi, self._bitcoin):
+            if client is not None:
+                client.close()
+        self._hemi = self._bitcoin = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def token_metadata(item: work.Claimed, ctx: Context) -> None:
+    tokens_ingest.read_token_metadata(int(item.payload["token_id"]), ctx.hemi)
+
+
+def vault_custody(item: work.Claimed, ctx: Context) -> None:
+    read_and_register(bytes.fromhex(item.key.removeprefix("0x")), ctx.hemi, ctx.network)
+
+
+def vault_rescan(item: work.Claimed, ctx: Context) -> work.Continue | None:
+    next_height = bitcoin_sync.rescan_vault(
+        ctx.bitcoin, int(item.payload["vault_id"]), int(item.payload["from_height"])
+    )
+    return None if next_height is None else work.Continue({**item.payload, "from_height": next_height})
+
+
+def handlers(ctx: Context) -> dict[str, work.Handler]:
+    return {
+        TOKEN_METADATA: lambda item: token_metadata(item, ctx),
+        VAULT_CUSTODY: lambda item: vault_custody(item, ctx),
+        VAULT_RESCAN: lambda item: vault_rescan(item, ctx),
+    }
+
+
+def drain(ctx: Context, *, kinds: tuple[str, ...] = ALL_KINDS, seconds: float | None = None) -> work.DrainResult:
+    """Run due work items of ``kinds`` until none is due (or ``seconds`` have passed)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    result = work.drain(handlers(ctx), kinds=kinds, deadline=deadline)
+    if result.handled:
+        log.info("work drained", extra={"kinds": list(kinds), **vars(result)})
+    return result
+
+
+def sweep() -> int:
+    """Record work for rows that lack it: tokens without metadata and vaults without custody
+    whose items never existed (indexed before the work table, or by hand). Idempotent."""
+    from indexer.hemi.models import Token
+
+    items = [
+        work.Work(TOKEN_METADATA, "0x" + bytes(address).hex(), {"token_id": token_id})
+        for token_id, address in Token.objects.filter(id__in=list(tokens_ingest.tokens_without_metadata())).values_list(
+            "id", "address"
+        )
+    ]
+    items += [
+        work.Work(VAULT_CUSTODY, "0x" + address.hex(), {"index": index}) for index, address in vaults_without_custody()
+    ]
+    work.add(items)
+    return len(items)
