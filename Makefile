@@ -36,6 +36,7 @@ test: setup
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup
 	$(PY) -m hemiscope.services run -- $(PY) benchmarks/run_all.py

@@ -16,12 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from bitcoin.core import CBlock, CTransaction
 
 from devnet.btckeys import DevKey
@@ -37,6 +35,8 @@ from devnet.btctx import (
     txid_display,
 )
 from devnet.constants import COINBASE_MATURITY
+from indexer.core.errors import IndexerError
+from indexer.core.jsonrpc import AccessDenied, JsonRpcClient, Reply
 from indexer.hashing import display_to_internal, internal_to_display
 
 BATCH_SIZE = 100
@@ -88,7 +88,8 @@ def read_log_tail(log_path: Path | None, lines: int = 40, *, mentioning: str | N
 
 
 class BitcoinRpc:
-    """Minimal JSON-RPC client: one keep-alive session, batched calls, named errors.
+    """Thin devnet wrapper over the indexer's JSON-RPC transport (``indexer.core.jsonrpc``:
+    keep-alive, a total deadline per call, a reply size cap), with the devnet's named errors.
 
     ``url`` may embed credentials (``http://x:<apikey>@127.0.0.1:port/``); bcoin checks only the
     password. ``log_path`` (the node's log file) is used to explain mempool rejections.
@@ -97,66 +98,37 @@ class BitcoinRpc:
     def __init__(self, url: str, *, timeout: float = 30.0, log_path: Path | None = None) -> None:
         parts = urlsplit(url)
         self.url = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", parts.path or "/", "", ""))
-        self._auth = (parts.username or "x", parts.password or "") if parts.password else None
         self.timeout = timeout
         self.log_path = log_path
-        self._session = requests.Session()
-        self._ids = count(1)
+        self._client = JsonRpcClient(url, timeout=timeout, version="1.0")
 
     def close(self) -> None:
-        self._session.close()
+        self._client.close()
 
-    def _post(self, payload: Any) -> Any:
+    def _transport(self, fn: Any) -> Any:
         try:
-            response = self._session.post(self.url, json=payload, auth=self._auth, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise BitcoinTransportError(f"bcoin RPC at {self.url} unreachable: {exc}") from exc
-        if response.status_code == 401:
-            raise BitcoinTransportError(f"bcoin RPC at {self.url} refused the API key (HTTP 401)")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise BitcoinTransportError(
-                f"bcoin RPC at {self.url} answered HTTP {response.status_code} without JSON: "
-                f"{response.text[:200]!r}"
-            ) from exc
+            return fn()
+        except AccessDenied as exc:
+            raise BitcoinTransportError(f"bcoin RPC at {self.url} refused the API key (HTTP 401)") from exc
+        except IndexerError as exc:
+            raise BitcoinTransportError(f"bcoin RPC at {self.url}: {exc}") from exc
 
     @staticmethod
-    def _unwrap(method: str, reply: dict[str, Any]) -> Any:
-        error = reply.get("error")
-        if error:
-            raise BitcoinRpcError(method, int(error.get("code", 0)), str(error.get("message", error)))
-        return reply.get("result")
+    def _unwrap(method: str, reply: Reply) -> Any:
+        if reply.error is not None:
+            raise BitcoinRpcError(method, reply.error.code or 0, reply.error.message)
+        return reply.result
 
     def call(self, method: str, *params: Any) -> Any:
-        reply = self._post(
-            {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
-        )
-        return self._unwrap(method, reply)
+        return self._unwrap(method, self._transport(lambda: self._client.call(method, params)))
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Run calls in batches of BATCH_SIZE; results in call order; the first error raises."""
         results: list[Any] = []
         for start in range(0, len(calls), BATCH_SIZE):
-            chunk = calls[start : start + BATCH_SIZE]
-            first_id = next(self._ids)
-            for _ in range(len(chunk) - 1):
-                next(self._ids)
-            payload = [
-                {"jsonrpc": "1.0", "id": first_id + i, "method": m, "params": list(p)}
-                for i, (m, p) in enumerate(chunk)
-            ]
-            replies = self._post(payload)
-            if not isinstance(replies, list):
-                raise BitcoinTransportError(f"batch call answered with {type(replies).__name__}, not a list")
-            by_id = {r.get("id"): r for r in replies}
-            for i, (method, _params) in enumerate(chunk):
-                reply = by_id.get(first_id + i)
-                if reply is None:
-                    raise BitcoinTransportError(
-                        f"batch reply lacks the answer to {method} (id {first_id + i})"
-                    )
-                results.append(self._unwrap(method, reply))
+            chunk = list(calls[start : start + BATCH_SIZE])
+            replies = self._transport(lambda chunk=chunk: self._client.batch(chunk))
+            results += [self._unwrap(method, r) for (method, _), r in zip(chunk, replies, strict=True)]
         return results
 
     # Typed helpers. Hashes and txids are display-order hex strings, as the node speaks them.

@@ -2,7 +2,9 @@
 
 bcoin regtest does not use Bitcoin Core's regtest prefixes: P2PKH is version 0x3c (``R…``),
 P2SH 0x26, bech32 hrp ``rb`` and WIF 0x5a. Core-style ``bcrt1…``/``m…`` addresses are refused
-by the node, so everything the devnet hands to bcoin is encoded here.
+by the node. The address codec is the indexer's (``indexer.bitcoin.address``, network
+"regtest" = bcoin's parameters): one codec in the project, so the devnet cannot write an
+address the indexer would read differently.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import coincurve
-from bitcoin import segwit_addr
-from bitcoin.base58 import Base58ChecksumError, CBase58Data, InvalidBase58Error
+from bitcoin.base58 import CBase58Data
 
 from devnet.constants import BCOIN_BECH32_HRP, BCOIN_P2PKH_VERSION, BCOIN_P2SH_VERSION, BCOIN_WIF_VERSION
+from indexer.bitcoin import address as codec
 from indexer.hashing import keccak256, sha256
 
 _KEY_DOMAIN = b"hemiscope-devnet-key/"
 
 
-class AddressError(ValueError):
-    """A string that is not a bcoin-regtest address we can turn into a script."""
+AddressError = codec.AddressError
+REGTEST = "regtest"  # the indexer's name for bcoin's regtest parameters
 
 
 def hash160(data: bytes) -> bytes:
@@ -30,52 +32,33 @@ def hash160(data: bytes) -> bytes:
 
 
 def p2pkh_script(pubkey_hash: bytes) -> bytes:
-    return b"\x76\xa9\x14" + pubkey_hash + b"\x88\xac"
+    return codec.p2pkh_script(pubkey_hash)
 
 
 def p2sh_script(script_hash: bytes) -> bytes:
-    return b"\xa9\x14" + script_hash + b"\x87"
+    return codec.p2sh_script(script_hash)
 
 
 def p2wpkh_script(pubkey_hash: bytes) -> bytes:
-    return b"\x00\x14" + pubkey_hash
+    return codec.witness_script(0, pubkey_hash)
 
 
 def p2pkh_address(pubkey_hash: bytes) -> str:
-    return str(CBase58Data.from_bytes(pubkey_hash, BCOIN_P2PKH_VERSION))
+    return codec.base58check_encode(bytes([BCOIN_P2PKH_VERSION]) + pubkey_hash)
 
 
 def p2sh_address(script_hash: bytes) -> str:
-    return str(CBase58Data.from_bytes(script_hash, BCOIN_P2SH_VERSION))
+    return codec.base58check_encode(bytes([BCOIN_P2SH_VERSION]) + script_hash)
 
 
 def segwit_address(witness_version: int, program: bytes) -> str:
-    # bcoin 1.0.2 writes even v1 programs in bech32 (not bech32m); segwit_addr does the same.
-    address = segwit_addr.encode(BCOIN_BECH32_HRP, witness_version, program)
-    if address is None:
-        raise AddressError(f"cannot encode witness v{witness_version} program of {len(program)} bytes")
-    return address
+    # bcoin 1.0.2 writes even v1 programs in bech32 (not bech32m): so do we, for the node.
+    return codec.segwit_encode(BCOIN_BECH32_HRP, witness_version, program, bcoin_v1=True)
 
 
 def address_to_script(address: str) -> bytes:
     """bcoin-regtest address -> scriptPubKey (the same forms the devnet vault accepts)."""
-    if address[:3].lower() == BCOIN_BECH32_HRP + "1":
-        version, program = segwit_addr.decode(BCOIN_BECH32_HRP, address.lower())
-        if version is None or program is None:
-            raise AddressError(f"invalid bech32 address {address!r}")
-        op_version = 0 if version == 0 else 0x50 + version
-        return bytes([op_version, len(program)]) + bytes(program)
-    try:
-        data = CBase58Data(address)
-    except (Base58ChecksumError, InvalidBase58Error, ValueError) as exc:
-        raise AddressError(f"invalid base58 address {address!r}: {exc}") from exc
-    if len(data) != 20:
-        raise AddressError(f"base58 address {address!r} does not carry a 20-byte hash")
-    if data.nVersion == BCOIN_P2PKH_VERSION:
-        return p2pkh_script(bytes(data))
-    if data.nVersion == BCOIN_P2SH_VERSION:
-        return p2sh_script(bytes(data))
-    raise AddressError(f"address {address!r} has version {data.nVersion:#x}, not a bcoin regtest version")
+    return codec.script_from_address(address, REGTEST)
 
 
 @dataclass(frozen=True)

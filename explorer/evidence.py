@@ -67,6 +67,8 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     if not mint.canonical:
         raise EvidenceUnavailable("the mint is not on the canonical Hemi chain")
     deposit = tunnel_audit.deposit_for(mint)
+    if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint)) is not None:
+        raise EvidenceUnavailable(f"pending ({waiting})")
     if deposit is None or not deposit.block.in_active_chain:
         raise EvidenceUnavailable("no deposit on the active Bitcoin chain backs this mint")
     relay = (

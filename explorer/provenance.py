@@ -43,6 +43,9 @@ class Provenance:
 def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None) -> Link:
     """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
     if deposit is None or hvm is None:
+        waiting = tunnel_audit.deposit_wait_reason(mint) if deposit is None else None
+        if waiting is not None:
+            return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({waiting})"),))
         return Link("Sequencer ordering", (Check("deposit block relayed", FAILED, "no deposit to look for"),))
     relayed = (
         HvmHeader.objects.filter(
@@ -72,8 +75,7 @@ def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, st
             )
         )
     confirmations, how = hvm
-    ok = confirmations is not None and confirmations >= tunnel_audit.MIN_DEPOSIT_CONFIRMATIONS
-    checks.append(Check("mint ordered after 4 confirmations", VERIFIED if ok else FAILED, how))
+    checks.append(tunnel_audit.confirmations_check("mint ordered after 4 confirmations", confirmations, how))
     return Link("Sequencer ordering", tuple(checks), evidence)
 
 

@@ -11,10 +11,14 @@ from django.db.models import Exists, OuterRef
 
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
 from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit
+from indexer.crosschain.pending import deposit_wait
 from indexer.hemi.models import DepositConfirmation, HvmHeader, HvmUpdate, TokenTransfer
 from indexer.hemi.records import ZERO_ADDRESS
 
 MIN_DEPOSIT_CONFIRMATIONS = 4
+# hvm_confirmations' answer when our Bitcoin index has not reached the hVM's tip: not a
+# failure of the mint, a wait for the indexer.
+HVM_TIP_NOT_INDEXED = "the hVM tip is not an indexed Bitcoin block yet"
 
 
 def hex0x(raw: bytes | memoryview | None) -> str | None:
@@ -54,7 +58,7 @@ def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tu
         return None, "no hVM Bitcoin view at or before the mint block"
     tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
     if tip is None:
-        return None, "the hVM tip is not an indexed Bitcoin block yet"
+        return None, HVM_TIP_NOT_INDEXED
     relayed = HvmHeader.objects.filter(
         btc_hash_internal=deposit_block.hash_internal,
         update__canonical=True,
@@ -63,6 +67,28 @@ def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tu
     if not relayed:
         return None, "the deposit's Bitcoin block was never relayed into the hVM before the mint"
     return tip.height - deposit_block.height + 1, f"hVM tip {tip.height} at Hemi block {view.block.number}"
+
+
+def deposit_wait_reason(mint: DepositConfirmation) -> str | None:
+    """What a mint whose deposit is not found still waits for (a vault custody read, a
+    Bitcoin rescan, Bitcoin indexing up to the mint's hVM view), or None: then nothing
+    unfinished could reveal the deposit, and "unbacked" is a finding, not a guess."""
+    view = hvm_view_at(mint.block.number)
+    return deposit_wait(bytes(mint.vault), None if view is None else bytes(view.canonical_tip_internal))
+
+
+def confirmations_check(name: str, confirmations: int | None, how: str) -> Check:
+    """The hVM-confirmations rule; a tip we have not indexed yet is pending, not failed."""
+    if confirmations is None:
+        return Check(name, PENDING if how == HVM_TIP_NOT_INDEXED else FAILED, how)
+    ok = confirmations >= MIN_DEPOSIT_CONFIRMATIONS
+    return Check(
+        name,
+        VERIFIED if ok else FAILED,
+        f"{confirmations} confirmations ({how})",
+        expected=f">= {MIN_DEPOSIT_CONFIRMATIONS}",
+        found=str(confirmations),
+    )
 
 
 def minted_amount(mint: DepositConfirmation, hemibtc: bytes | None) -> int | None:
@@ -88,6 +114,17 @@ def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, depos
     if deposit is _UNSET:
         deposit = deposit_for(mint)
     evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
+    if deposit is None and (waiting := deposit_wait_reason(mint)) is not None:
+        checks.append(
+            Check(
+                "deposit exists",
+                PENDING,
+                f"pending ({waiting})",
+                expected=f"a deposit {mint.deposit_txid_display} to vault {hex0x(mint.vault)}",
+                found="not yet",
+            )
+        )
+        return Link("Bitcoin lock", tuple(checks), evidence)
     if deposit is None:
         checks.append(
             Check(
@@ -159,19 +196,7 @@ def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, depos
         )
     )
     confirmations, how = hvm or hvm_confirmations(deposit.block, mint.block.number)
-    if confirmations is None:
-        checks.append(Check("≥ 4 confirmations in the hVM view", FAILED, how))
-    else:
-        ok = confirmations >= MIN_DEPOSIT_CONFIRMATIONS
-        checks.append(
-            Check(
-                "≥ 4 confirmations in the hVM view",
-                VERIFIED if ok else FAILED,
-                f"{confirmations} confirmations ({how})",
-                expected=f">= {MIN_DEPOSIT_CONFIRMATIONS}",
-                found=str(confirmations),
-            )
-        )
+    checks.append(confirmations_check("≥ 4 confirmations in the hVM view", confirmations, how))
     duplicates = DepositConfirmation.objects.canonical().filter(deposit_txid_internal=mint.deposit_txid_internal)
     once = duplicates.count() <= 1
     checks.append(

@@ -1,9 +1,12 @@
 """Bitcoin addresses <-> scriptPubKeys, per network (pure, no Django, no I/O).
 
 Supported script templates: P2PKH, P2SH (base58check) and witness v0 P2WPKH/P2WSH (bech32,
-BIP173) and v1 P2TR (bech32m, BIP350). Base58check and both bech32 variants are implemented
-here rather than pulled from a library: they are short, and the regtest parameters we need
-are bcoin's, which general-purpose libraries do not know.
+BIP173) and v1 P2TR (bech32m, BIP350). The encodings come from libraries: base58check from
+python-bitcoinlib (already our reference decoder), bech32/bech32m from ``bech32m`` (the BIP350
+reference code; python-bitcoinlib's and the ``bech32`` package's predate bech32m). This
+module adds what they do not know: the per-network parameters (bcoin's regtest ones
+included), script templates, and errors that say what is wrong. The devnet's key helpers
+(``devnet/btckeys.py``) use this module too: one codec in the project.
 
 Network parameters:
 
@@ -19,6 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import bech32m
+from bech32m import codecs as _bech32_codec
+from bitcoin import base58 as b58
+from bitcoin.base58 import CBase58Data
 from Crypto.Hash import RIPEMD160
 
 from indexer.hashing import sha256
@@ -56,143 +63,58 @@ def params_for(network: str) -> AddressParams:
 
 # --------------------------------------------------------------------------- base58check
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58)}
-
-
-def _checksum(payload: bytes) -> bytes:
-    return sha256(sha256(payload))[:4]
-
 
 def base58check_encode(payload: bytes) -> str:
-    data = payload + _checksum(payload)
-    num = int.from_bytes(data, "big")
-    chars = []
-    while num:
-        num, rem = divmod(num, 58)
-        chars.append(_B58[rem])
-    # Each leading zero byte is written as a literal "1" (the base-58 digit zero).
-    zeros = len(data) - len(data.lstrip(b"\x00"))
-    return "1" * zeros + "".join(reversed(chars))
+    """Version byte + data -> base58check text (leading zero bytes become "1"s)."""
+    return str(CBase58Data.from_bytes(payload[1:], payload[0]))
 
 
 def base58check_decode(text: str) -> bytes:
     """Decode and verify the 4-byte checksum; returns the payload (version byte included)."""
     if not text:
         raise AddressError("empty base58 string")
-    num = 0
-    for char in text:
-        digit = _B58_INDEX.get(char)
-        if digit is None:
-            raise AddressError(f"invalid base58 character {char!r}")
-        num = num * 58 + digit
-    body = num.to_bytes((num.bit_length() + 7) // 8, "big") if num else b""
-    zeros = len(text) - len(text.lstrip("1"))
-    data = b"\x00" * zeros + body
-    if len(data) < 5:
-        raise AddressError("base58check string too short")
-    payload, check = data[:-4], data[-4:]
-    if _checksum(payload) != check:
-        raise AddressError("bad base58check checksum")
-    return payload
+    bad = next((c for c in text if c not in b58.B58_DIGITS), None)
+    if bad is not None:
+        raise AddressError(f"invalid base58 character {bad!r}")
+    try:
+        data = CBase58Data(text)
+    except b58.Base58ChecksumError:
+        raise AddressError("bad base58check checksum") from None
+    except (b58.Base58Error, ValueError, IndexError) as exc:
+        raise AddressError(f"base58check string too short or malformed: {exc}") from None
+    return bytes([data.nVersion]) + bytes(data)
 
 
 # --------------------------------------------------------------------------- bech32 / bech32m
 
-_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_CHARSET_INDEX = {c: i for i, c in enumerate(_CHARSET)}
-_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-BECH32_CONST = 1
-BECH32M_CONST = 0x2BC830A3
 
+def segwit_encode(hrp: str, version: int, program: bytes, *, bcoin_v1: bool = False) -> str:
+    """Witness version + program -> address: bech32 for v0, bech32m for v1+ (BIP350).
 
-def _polymod(values: list[int]) -> int:
-    chk = 1
-    for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= _GEN[i]
-    return chk
-
-
-def _hrp_expand(hrp: str) -> list[int]:
-    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-
-
-def bech32_encode(hrp: str, data: list[int], const: int) -> str:
-    values = _hrp_expand(hrp) + data
-    polymod = _polymod([*values, 0, 0, 0, 0, 0, 0]) ^ const
-    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
-    return hrp + "1" + "".join(_CHARSET[d] for d in data + checksum)
-
-
-def bech32_decode(text: str) -> tuple[str, list[int], int]:
-    """Returns (hrp, 5-bit data without checksum, checksum constant: BECH32_CONST/BECH32M_CONST)."""
-    if any(ord(c) < 33 or ord(c) > 126 for c in text):
-        raise AddressError("bech32 string has characters outside US-ASCII 33..126")
-    if text.lower() != text and text.upper() != text:
-        raise AddressError("bech32 string mixes upper and lower case")
-    text = text.lower()
-    sep = text.rfind("1")
-    if sep < 1 or sep + 7 > len(text) or len(text) > 90:
-        raise AddressError("bech32 string has a bad separator position or length")
-    hrp = text[:sep]
+    ``bcoin_v1``: write v1+ programs in bech32 as bcoin 1.0.2 displays them (devnet only;
+    nothing else parses those)."""
+    if bcoin_v1 and version:
+        return _bech32_codec.bech32_encode(
+            hrp, bytes([version]) + _bech32_codec.convertbits(program, 8, 5), _bech32_codec.Encoding.BECH32
+        )
     try:
-        data = [_CHARSET_INDEX[c] for c in text[sep + 1 :]]
-    except KeyError as exc:
-        raise AddressError(f"invalid bech32 character {exc.args[0]!r}") from None
-    const = _polymod(_hrp_expand(hrp) + data)
-    if const not in (BECH32_CONST, BECH32M_CONST):
-        raise AddressError("bad bech32 checksum")
-    return hrp, data[:-6], const
-
-
-def _convert_bits(data: list[int] | bytes, from_bits: int, to_bits: int, pad: bool) -> list[int]:
-    acc = bits = 0
-    out = []
-    maxv = (1 << to_bits) - 1
-    for value in data:
-        if value < 0 or value >> from_bits:
-            raise AddressError("bit group out of range")
-        acc = (acc << from_bits) | value
-        bits += from_bits
-        while bits >= to_bits:
-            bits -= to_bits
-            out.append((acc >> bits) & maxv)
-    if pad:
-        if bits:
-            out.append((acc << (to_bits - bits)) & maxv)
-    elif bits >= from_bits or ((acc << (to_bits - bits)) & maxv):
-        raise AddressError("non-zero or excess padding in bech32 data")
-    return out
-
-
-def segwit_encode(hrp: str, version: int, program: bytes) -> str:
-    const = BECH32_CONST if version == 0 else BECH32M_CONST
-    return bech32_encode(hrp, [version, *_convert_bits(program, 8, 5, True)], const)
+        return bech32m.encode(hrp, version, program)
+    except bech32m.DecodeError:
+        raise AddressError(f"cannot encode a witness v{version} program of {len(program)} bytes") from None
 
 
 def segwit_decode(hrp: str, address: str) -> tuple[int, bytes]:
     """BIP173/BIP350 segwit address -> (witness version, program); checks hrp and variant."""
-    got_hrp, data, const = bech32_decode(address)
-    if got_hrp != hrp:
-        raise AddressError(f"address hrp {got_hrp!r} is not this network's {hrp!r}")
-    if not data:
-        raise AddressError("segwit address without witness version")
-    version = data[0]
-    if version > 16:
-        raise AddressError(f"invalid witness version {version}")
-    program = bytes(_convert_bits(data[1:], 5, 8, False))
-    if not 2 <= len(program) <= 40:
-        raise AddressError(f"witness program of {len(program)} bytes")
-    if version == 0 and len(program) not in (20, 32):
-        raise AddressError(f"witness v0 program must be 20 or 32 bytes, got {len(program)}")
-    # BIP350: v0 keeps the original bech32 checksum, every later version uses bech32m.
-    if (version == 0) != (const == BECH32_CONST):
-        raise AddressError("wrong bech32 variant for the witness version")
-    return version, program
+    try:
+        version, program = bech32m.decode(hrp, address)
+    except bech32m.HrpDoesNotMatch:
+        got = address.lower()[: address.rfind("1")]
+        raise AddressError(f"address hrp {got!r} is not this network's {hrp!r}") from None
+    except bech32m.DecodeError:
+        raise AddressError(
+            "not a valid segwit address (checksum, characters, length, witness version or program)"
+        ) from None
+    return version, bytes(program)
 
 
 # --------------------------------------------------------------------------- scripts
