@@ -201,7 +201,7 @@ def time_ingest(url: str, tip: int, network, bench_url: str) -> float:
     config = ingest.IngestConfig.from_network(network)
     with HemiRpc(url) as rpc:
         started = time.perf_counter()
-        state = sync.backfill(rpc, 0, tip, followups="none", config=config, network=network)
+        state = sync.backfill(rpc, 0, tip, config=config, network=network)
         elapsed = time.perf_counter() - started
     assert state.current == tip, state
     return elapsed

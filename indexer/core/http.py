@@ -34,6 +34,8 @@ from indexer.core.errors import PermanentError, TransientError
 DEFAULT_CONNECT_TIMEOUT = 5.0
 # Replies are read in pieces of this size when their length is not announced.
 READ_CHUNK = 1 << 20
+# What a request on a kept-alive connection the server already closed fails with.
+_STALE_KEEPALIVE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class DeadlineExceeded(TransientError):
@@ -86,6 +88,10 @@ class _DeadlineSocket:
     def __init__(self, sock: socket.socket, conn: _Connection) -> None:
         self._sock = sock
         self._conn = conn
+        # Like socket.socket: http.client closes the connection while the response still reads
+        # from its file; the descriptor really closes when the last file is closed too.
+        self._io_refs = 0
+        self._closed = False
 
     def _arm(self) -> None:
         self._sock.settimeout(self._conn.budget.remaining())
@@ -104,10 +110,13 @@ class _DeadlineSocket:
         self._sock.sendall(data)
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        self._io_refs += 1
         return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
 
     def _decref_socketios(self) -> None:  # called by SocketIO.close()
-        pass
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._sock.close()
 
     def setsockopt(self, *args: Any) -> None:
         self._sock.setsockopt(*args)
@@ -116,6 +125,18 @@ class _DeadlineSocket:
         return self._sock.fileno()
 
     def close(self) -> None:
+        self._closed = True
+        if self._io_refs <= 0:
+            self._sock.close()
+
+    def abort(self) -> None:
+        """Close the descriptor now, even while a response still holds its file: after a
+        deadline or an oversized reply nothing more may be read, and the server must see it."""
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._sock.close()
 
     def dropped(self) -> bool:
@@ -193,6 +214,9 @@ class HttpClient:
 
     def close(self) -> None:
         if self._conn is not None:
+            sock = self._conn.sock
+            if isinstance(sock, _DeadlineSocket):
+                sock.abort()
             self._conn.close()
             self._conn = None
 
@@ -207,27 +231,41 @@ class HttpClient:
         return conn
 
     def request(self, method: str, body: bytes | None = None, *, path: str = "", what: str = "") -> HttpReply:
-        """One HTTP exchange within the deadline; ``path`` is appended to the URL's path."""
+        """One HTTP exchange within the deadline; ``path`` is appended to the URL's path.
+
+        A kept-alive connection the server closed while idle fails on first use; that one
+        failure is retried once on a fresh connection, within the same deadline (every call
+        the indexers make is a read, so sending it twice is harmless).
+        """
         what = what or f"{method} {self.display_url}{path}"
         budget = _Budget(self.timeout)
-        conn = self._connection(budget)
         headers = self.headers if body is None else {**self.headers, "Content-Length": str(len(body))}
-        try:
-            conn.request(method, self.path.rstrip("/") + path if path else self.path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = self._read_capped(response, what)
-        except TimeoutError as exc:  # socket.timeout is TimeoutError since 3.10
-            self.close()
-            raise DeadlineExceeded(f"{what}: no whole reply within {self.timeout:g}s") from exc
-        except ReplyTooLarge:
-            self.close()
-            raise
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise ConnectionFailed(f"{what}: {type(exc).__name__}: {exc}") from exc
-        if response.will_close:
-            self.close()
-        return HttpReply(response.status, data, _retry_after(response.getheader("Retry-After")))
+        target = self.path.rstrip("/") + path if path else self.path
+        for attempt in (0, 1):
+            conn = self._connection(budget)
+            reused = conn.sock is not None
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                response = conn.getresponse()
+                data = self._read_capped(response, what)
+            except TimeoutError as exc:  # socket.timeout is TimeoutError since 3.10
+                self.close()
+                raise DeadlineExceeded(f"{what}: no whole reply within {self.timeout:g}s") from exc
+            except ReplyTooLarge:
+                self.close()
+                raise
+            except _STALE_KEEPALIVE:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise ConnectionFailed(f"{what}: the server closed the connection") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise ConnectionFailed(f"{what}: {type(exc).__name__}: {exc}") from exc
+            if response.will_close:
+                self.close()
+            return HttpReply(response.status, data, _retry_after(response.getheader("Retry-After")))
+        raise AssertionError("unreachable")
 
     def _read_capped(self, response: http.client.HTTPResponse, what: str) -> bytes:
         cap = self.max_reply_bytes

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from indexer.bitcoin import sync as bitcoin_sync
@@ -121,3 +122,21 @@ def sweep() -> int:
     ]
     work.add(items)
     return len(items)
+
+
+def after_commit_for(mode: str, network: Any = None) -> Callable[[list], None] | None:
+    """What a Hemi sync does after each committed batch: ``inline`` drains the Hemi-side work
+    at once (own clients: the sync's may be busy prefetching), ``celery`` nudges a worker,
+    ``none`` leaves the recorded work for a later drain."""
+    if mode == "none":
+        return None
+    if mode == "celery":
+        return lambda _results: work.nudge()
+    if mode != "inline":
+        raise ValueError(f"unknown follow-up mode {mode!r}")
+
+    def inline(_results: list) -> None:
+        with Context(network) as ctx:
+            drain(ctx, kinds=HEMI_KINDS)
+
+    return inline

@@ -21,7 +21,7 @@ from devnet.btckeys import DevKey
 from devnet.btctx import TxOutput, op_return_script
 from devnet.nodes import BcoinNode, start_bcoin
 from indexer.bitcoin.rpc import RpcSource
-from indexer.bitcoin.source import RetryPolicy
+from indexer.core.retry import RetryPolicy
 from indexer.keystone import KeystoneAbrev
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bitcoin"

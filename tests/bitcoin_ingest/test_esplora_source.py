@@ -9,14 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from indexer.bitcoin.connect import source_for
 from indexer.bitcoin.esplora import EsploraSource
-from indexer.bitcoin.source import (
-    BlockNotFound,
-    PermanentSourceError,
-    RetryPolicy,
-    TransientSourceError,
-    source_for,
-)
+from indexer.bitcoin.source import BlockNotFound
+from indexer.core.errors import PermanentError, TransientError
+from indexer.core.retry import RetryPolicy
 from indexer.hashing import dsha256
 
 HEIGHT = 3802509
@@ -94,7 +91,7 @@ def test_a_503_is_retried_and_then_succeeds(source, esplora):
 
 def test_a_429_is_transient_and_gives_up_after_the_bounded_attempts(source, esplora):
     esplora.fail_next["/api/blocks/tip/height"] = [429, 429, 429, 429]
-    with pytest.raises(TransientSourceError, match="429"):
+    with pytest.raises(TransientError, match="429"):
         source.tip_height()
     assert esplora.hits["/api/blocks/tip/height"] == FAST.attempts
 
@@ -110,20 +107,20 @@ def test_a_404_is_permanent_and_not_retried(source, esplora):
 def test_bytes_that_are_not_the_requested_block_are_refused(source, esplora, testnet3_block):
     other = b"\x22" * 32
     esplora.routes[f"/api/block/{other[::-1].hex()}/raw"] = (200, testnet3_block)
-    with pytest.raises(PermanentSourceError, match="not block"):
+    with pytest.raises(PermanentError, match="not block"):
         source.raw_block(other)
 
 
 def test_a_reply_that_is_not_a_height_is_permanent(source, esplora):
     esplora.routes["/api/blocks/tip/height"] = (200, b"<html>maintenance</html>")
-    with pytest.raises(PermanentSourceError):
+    with pytest.raises(PermanentError):
         source.tip_height()
     assert esplora.hits["/api/blocks/tip/height"] == 1
 
 
 def test_a_refused_connection_is_transient():
     src = EsploraSource("http://127.0.0.1:9/api", retry=FAST)  # port 9 (discard): nothing listens
-    with pytest.raises(TransientSourceError):
+    with pytest.raises(TransientError):
         src.tip_height()
 
 

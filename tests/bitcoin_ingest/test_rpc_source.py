@@ -8,16 +8,12 @@ from dataclasses import replace
 import pytest
 
 from devnet.btc import mine
+from indexer.bitcoin.connect import source_for
 from indexer.bitcoin.decode import decode_block
 from indexer.bitcoin.rpc import RpcError, RpcSource
-from indexer.bitcoin.source import (
-    BlockNotFound,
-    PermanentSourceError,
-    RetryPolicy,
-    SourceNotConfigured,
-    TransientSourceError,
-    source_for,
-)
+from indexer.bitcoin.source import BlockNotFound, SourceNotConfigured
+from indexer.core.errors import PermanentError, TransientError
+from indexer.core.retry import RetryPolicy
 from indexer.hashing import display_to_internal
 
 pytestmark = pytest.mark.integration
@@ -71,7 +67,7 @@ def test_other_rpc_errors_are_permanent(source):
 def test_a_wrong_api_key_is_permanent_and_not_retried(bcoin, fast_retry, caplog):
     src = RpcSource(bcoin.bitcoin_rpc_url.replace(bcoin.api_key, "wrong"), retry=fast_retry)
     with caplog.at_level(logging.WARNING, logger="indexer.bitcoin.source"):
-        with pytest.raises(PermanentSourceError, match="credentials"):
+        with pytest.raises(PermanentError, match="credentials"):
             src.tip_height()
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
 
@@ -80,7 +76,7 @@ def test_a_refused_connection_is_retried_with_backoff_then_transient(caplog):
     policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)
     src = RpcSource("http://x:y@127.0.0.1:9/", retry=policy)
     with caplog.at_level(logging.WARNING, logger="indexer.bitcoin.source"):
-        with pytest.raises(TransientSourceError):
+        with pytest.raises(TransientError):
             src.tip_height()
     retries = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert [r.attempt for r in retries] == [1, 2]
@@ -88,9 +84,11 @@ def test_a_refused_connection_is_retried_with_backoff_then_transient(caplog):
 
 def test_the_backoff_is_bounded_and_jittered():
     policy = RetryPolicy(attempts=10, base_delay=0.5, max_delay=4.0)
-    delays = [policy.delay(n) for n in range(10) for _ in range(20)]
+    attempts = [n for n in range(10) for _ in range(20)]
+    delays = [policy.delay(n) for n in attempts]
     assert all(0 <= d <= 4.0 for d in delays)
-    assert len(set(delays)) > 100  # full jitter: no two workers retry in lockstep
+    assert all(d >= min(4.0, 0.5 * 2**n) / 2 for n, d in zip(attempts, delays, strict=True))
+    assert len(set(delays)) > 100  # jitter: no two workers retry in lockstep
 
 
 def test_source_for_prefers_rpc_and_refuses_an_unconfigured_network(bcoin):

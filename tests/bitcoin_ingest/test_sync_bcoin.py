@@ -11,6 +11,7 @@ from devnet.btc import mine, send_and_wait_in_mempool
 from devnet.btckeys import DevKey
 from devnet.btctx import TxOutput, Utxo, build_p2pkh_spend, deposit_recipient_script_ascii, op_return_script
 from indexer.bitcoin.address import address_from_script, script_from_address
+from indexer.bitcoin.chain import VAULT_RESCAN
 from indexer.bitcoin.decode import decode_tx
 from indexer.bitcoin.merkle import verify_merkle_branch
 from indexer.bitcoin.models import (
@@ -26,7 +27,7 @@ from indexer.bitcoin.models import (
 from indexer.bitcoin.sync import backfill, follow_tip, rescan_vault
 from indexer.bitcoin.vaults import register_vault
 from indexer.hashing import display_to_internal
-from indexer.models import ChainCursor
+from indexer.models import ChainCursor, WorkItem
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -120,24 +121,24 @@ def test_a_vault_payout_spending_a_deposit_is_recognised(source, btc_rpc, wallet
     _assert_cursor_at_node_tip(btc_rpc)
 
 
-def test_a_vault_registered_late_is_found_by_the_rescan(
-    source, btc_rpc, wallet, miner, django_capture_on_commit_callbacks, caplog
-):
+def test_a_vault_registered_late_is_found_by_the_rescan(source, btc_rpc, wallet, miner, caplog):
     custody = VAULT_KEY.p2pkh_script
     deposit_txid = wallet.pay([TxOutput(custody, 3_000_000), TxOutput(deposit_recipient_script_ascii(RECIPIENT), 0)])
     mine(btc_rpc, 1, miner.p2pkh_address)
     follow_tip(source, bitcoin_network="regtest", start_height=0)
     assert not TunnelDeposit.objects.exists()
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert register_vault(VAULT_ADDRESS, 0, custody, VAULT_KEY.p2pkh_address, hemi_block=1) is True
-        # registering again is not new and enqueues nothing more
-        assert register_vault(VAULT_ADDRESS, 0, custody, VAULT_KEY.p2pkh_address, hemi_block=1) is False
-    assert len(callbacks) == 1  # the rescan task, enqueued only after commit
-    # No Hemi block 1 is stored, so the rescan covers every scanned block (and says so).
+    assert register_vault(VAULT_ADDRESS, 0, custody, VAULT_KEY.p2pkh_address, hemi_block=1) is True
+    # registering again is not new and records nothing more
+    assert register_vault(VAULT_ADDRESS, 0, custody, VAULT_KEY.p2pkh_address, hemi_block=1) is False
+    # The rescan is a durable work item, written with the vault (one per vault).
+    item = WorkItem.objects.get(kind=VAULT_RESCAN)
+    assert item.key == "0x" + VAULT_ADDRESS.hex() and item.state == WorkItem.PENDING
+    # The creation time is unknown, so the rescan covers every scanned block (and says so).
     assert "rescanning every scanned Bitcoin block" in caplog.text
 
     vault = VaultScript.objects.get(vault_address=VAULT_ADDRESS)
+    assert item.payload == {"vault_id": vault.id, "from_height": 0}
     next_height = 0
     while next_height is not None:
         next_height = rescan_vault(source, vault.id, next_height, max_blocks=100)

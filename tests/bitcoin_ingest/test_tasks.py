@@ -12,9 +12,10 @@ from devnet.btckeys import DevKey
 from devnet.btctx import TxOutput, deposit_recipient_script_ascii
 from indexer.bitcoin import tasks
 from indexer.bitcoin.models import BitcoinBlock, BitcoinTransaction, PopPublication, TunnelDeposit
-from indexer.bitcoin.source import PermanentSourceError, TransientSourceError
 from indexer.bitcoin.sync import SYNC_LOCK_KEY
 from indexer.bitcoin.vaults import register_vault
+from indexer.core.errors import PermanentError, TransientError
+from indexer.crosschain.tasks import drain_work
 from indexer.hashing import display_to_internal
 from indexer.models import ChainCursor
 
@@ -88,8 +89,10 @@ def test_backfill_range_then_a_late_vault_rescan_in_the_worker(
     assert tasks.backfill_range.delay(0, tip).get(timeout=TIMEOUT)["cursor_height"] == tip
     assert not TunnelDeposit.objects.exists()
 
-    # Registration commits here (transactional test), so on_commit enqueues the rescan.
+    # Registration commits here (transactional test) with its rescan work item; the worker's
+    # drain task (here sent by hand; the beat sends it in production) runs the rescan.
     assert register_vault(b"\x33" * 20, 2, vault.p2pkh_script, vault.p2pkh_address, hemi_block=1)
+    drain_work.delay().get(timeout=TIMEOUT)
     deadline = time.monotonic() + TIMEOUT
     while not TunnelDeposit.objects.filter(transaction__txid_internal=display_to_internal(deposit_txid)).exists():
         assert time.monotonic() < deadline, "the rescan task did not find the deposit"
@@ -111,7 +114,7 @@ class _CountingSource:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("error", "runs"), [(TransientSourceError("timeout"), 1 + tasks.MAX_RETRIES), (PermanentSourceError("bad auth"), 1)]
+    ("error", "runs"), [(TransientError("timeout"), 1 + tasks.MAX_RETRIES), (PermanentError("bad auth"), 1)]
 )
 def test_follow_tip_retries_only_transient_source_errors(monkeypatch, error, runs):
     source = _CountingSource(error)

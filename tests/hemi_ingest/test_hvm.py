@@ -66,7 +66,7 @@ def hvm_calls(chain: DevChain) -> dict:
 
 
 def test_update_hvm_state_calls_from_the_system_sender_are_recorded_byte_exact(chain: DevChain, hvm_calls, rpc) -> None:
-    sync.follow_tip(rpc, network=chain.network(), config=CONFIG, followups="none")
+    sync.follow_tip(rpc, network=chain.network(), config=CONFIG)
     updates = list(HvmUpdate.objects.order_by("block__number", "transaction__index"))
     assert len(updates) == 2
     first, second = updates
@@ -130,7 +130,7 @@ def test_system_0x7c_and_0x7d_transactions_become_hvm_and_payout_rows(chain: Dev
         hvm.encode_update_hvm_state(dsha256(headers[-1]), headers),
         payout.encode_mint_pop_rewards(4200, miners, [10**18, 3 * 10**18], version=1),
     )
-    ingest.write_block(prepared, config=CONFIG, enqueue=False)
+    ingest.write_block(prepared, config=CONFIG)
     update = HvmUpdate.objects.get()
     assert update.source == HvmUpdate.SYSTEM_TX and update.transaction.type == 0x7C
     assert [bytes(h.header_raw) for h in HvmHeader.objects.order_by("position")] == headers
@@ -145,5 +145,5 @@ def test_a_0x7c_transaction_that_does_not_decode_refuses_the_whole_block(chain: 
     bad = good[:-1] + b"\x01"  # non-zero padding after the header: op-geth rejects it
     prepared = _prepared_with_system_txs(chain, bad, payout.encode_mint_pop_rewards(1, [], [], version=2))
     with pytest.raises(ingest.BlockRejected, match="0x7C"):
-        ingest.write_block(prepared, config=CONFIG, enqueue=False)
+        ingest.write_block(prepared, config=CONFIG)
     assert not Transaction.objects.exists() and not HvmUpdate.objects.exists()

@@ -173,12 +173,12 @@ def test_a_long_backfill_verified_in_worker_processes_stores_the_same_rows(
         txs = Transaction.objects.select_related("block")
         return sorted((bytes(t.hash), t.index, bytes(t.raw), bytes(t.receipt_raw), t.block.number) for t in txs)
 
-    sync.backfill(rpc, 0, built["tip"], config=DEVNET, network=chain.network(), followups="none")
+    sync.backfill(rpc, 0, built["tip"], config=DEVNET, network=chain.network())
     in_threads = rows()
     Block.objects.all().delete()
     ChainCursor.objects.all().delete()
     monkeypatch.setattr(sync, "PROCESS_MIN_BLOCKS", 1)
-    state = sync.backfill(rpc, 0, built["tip"], config=DEVNET, network=chain.network(), followups="none")
+    state = sync.backfill(rpc, 0, built["tip"], config=DEVNET, network=chain.network())
     assert state.blocks == built["tip"] + 1
     assert rows() == in_threads
 

@@ -46,7 +46,7 @@ def mined(chain: DevChain) -> int:
 
 @pytest.fixture
 def ingested(chain: DevChain, mined: int, rpc) -> None:
-    sync.follow_tip(rpc, network=chain.network(), config=DEVNET, followups="none")
+    sync.follow_tip(rpc, network=chain.network(), config=DEVNET)
     assert Block.objects.count() == mined + 1
     assert TokenTransfer.objects.count() == 3 and Log.objects.count() >= 3
 

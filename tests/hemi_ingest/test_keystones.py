@@ -39,7 +39,7 @@ def expected_keystone(chain: DevChain, k: int) -> tuple[bytes, bytes]:
 
 
 def test_keystones_25_and_50_match_the_nodes_blocks(chain: DevChain, long_chain: int, rpc) -> None:
-    sync.backfill(rpc, 0, long_chain, config=CONFIG, network=chain.network(), followups="none")
+    sync.backfill(rpc, 0, long_chain, config=CONFIG, network=chain.network())
     assert list(Keystone.objects.order_by("number").values_list("number", flat=True)) == [25, 50]
     for k in (25, 50):
         row = Keystone.objects.get(number=k)
@@ -58,7 +58,7 @@ def test_keystones_25_and_50_match_the_nodes_blocks(chain: DevChain, long_chain:
 
 
 def test_a_backfill_starting_after_the_previous_keystone_fetches_its_hash(chain: DevChain, long_chain, rpc) -> None:
-    sync.backfill(rpc, 30, long_chain, config=CONFIG, network=chain.network(), followups="none")
+    sync.backfill(rpc, 30, long_chain, config=CONFIG, network=chain.network())
     assert not Block.objects.filter(number=25).exists()
     row = Keystone.objects.get(number=50)
     abrev, keystone_id = expected_keystone(chain, 50)
@@ -69,5 +69,5 @@ def test_a_keystone_without_its_previous_keystone_hash_is_a_named_error(chain: D
     block = chain.rpc.block_by_number(50)
     receipts = chain.rpc.block_receipts([50])[0]
     with pytest.raises(ingest.MissingPrevKeystone):
-        ingest.ingest_block(block, receipts, config=CONFIG, enqueue=False)
+        ingest.ingest_block(block, receipts, config=CONFIG)
     assert not Block.objects.exists()

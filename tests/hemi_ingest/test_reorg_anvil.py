@@ -52,7 +52,7 @@ def holders_match_node(chain: DevChain, token: Any, usd: str) -> None:
 
 def test_a_deeper_reorg_is_undone_and_the_new_branch_indexed(chain: DevChain, branches: dict, rpc) -> None:
     network = chain.network()
-    first = sync.follow_tip(rpc, network=network, config=CONFIG, followups="none")
+    first = sync.follow_tip(rpc, network=network, config=CONFIG)
     assert first.current == 46 and first.reorgs == 0
     old_hashes = {n: bytes(h) for n, h in Block.objects.values_list("number", "hash")}
 
@@ -61,7 +61,7 @@ def test_a_deeper_reorg_is_undone_and_the_new_branch_indexed(chain: DevChain, br
     while chain.tip() < 52:
         transfers_block(chain, branches["token"], chain.tip(), 5)  # different recipients and amounts
 
-    second = sync.follow_tip(rpc, network=network, config=CONFIG, followups="none")
+    second = sync.follow_tip(rpc, network=network, config=CONFIG)
     assert second.reorgs == 1 and second.current == 52
 
     # No stale canonical row: every canonical block is the node's block at that height.
@@ -87,20 +87,20 @@ def test_a_deeper_reorg_is_undone_and_the_new_branch_indexed(chain: DevChain, br
     cursor = ChainCursor.objects.get(chain="hemi")
     assert (cursor.height, bytes(cursor.block_hash)) == (52, bytes(canonical[52]))
     # Following again is a no-op.
-    assert sync.follow_tip(rpc, network=network, config=CONFIG, followups="none").blocks == 0
+    assert sync.follow_tip(rpc, network=network, config=CONFIG).blocks == 0
 
 
 def test_switching_back_to_an_orphaned_branch_reinstates_its_rows(chain: DevChain, branches: dict, rpc) -> None:
     network = chain.network()
-    sync.follow_tip(rpc, network=network, config=CONFIG, followups="none")  # branch B (after the test above)
+    sync.follow_tip(rpc, network=network, config=CONFIG)  # branch B (after the test above)
     fork_hash = bytes(Block.objects.canonical().get(number=FORK_AT).hash)
     a_blocks = branches["a_blocks"]
     fork = reorg.ForkPoint(FORK_AT, fork_hash)
     reorg.orphan_above(fork)  # leave branch B ...
     for n in range(FORK_AT + 1, 47):  # ... for branch A (stored as new rows) ...
-        assert ingest.ingest_block(*a_blocks[n], config=CONFIG, enqueue=False).status == "inserted"
+        assert ingest.ingest_block(*a_blocks[n], config=CONFIG).status == "inserted"
     reorg.orphan_above(fork)  # ... then away from A, and back to A again:
-    statuses = [ingest.ingest_block(*a_blocks[n], config=CONFIG, enqueue=False).status for n in range(FORK_AT + 1, 47)]
+    statuses = [ingest.ingest_block(*a_blocks[n], config=CONFIG).status for n in range(FORK_AT + 1, 47)]
     assert statuses == ["reinstated"] * (46 - FORK_AT)
     usd = bytes.fromhex(branches["usd"][2:])
     for acct, expected in branches["a_balances"].items():
@@ -116,10 +116,10 @@ def test_a_reorg_to_a_shorter_chain_is_noticed_with_nothing_new_to_fetch(chain: 
     for _ in range(4):
         transfers_block(chain, branches["token"], chain.tip(), 2)
     top = chain.tip()
-    sync.follow_tip(rpc, network=network, config=CONFIG, followups="none")
+    sync.follow_tip(rpc, network=network, config=CONFIG)
     chain.rpc.call("evm_revert", [snapshot])
     transfers_block(chain, branches["token"], chain.tip(), 3)  # one block instead of four
-    state = sync.follow_tip(rpc, network=network, config=CONFIG, followups="none")
+    state = sync.follow_tip(rpc, network=network, config=CONFIG)
     assert state.reorgs == 1
     assert Block.objects.canonical().order_by("-number").first().number == top - 3
     assert Block.objects.filter(number__gt=top - 3, canonical=True).count() == 0

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 
+from indexer.core.errors import PermanentError, TransientError
 from indexer.hemi.rpc import (
     BlockNotFound,
     CallReverted,
     HemiRpc,
-    HemiRpcError,
     MethodNotSupported,
     RateLimiter,
-    TransientRpcError,
 )
 
 
@@ -152,21 +151,21 @@ def test_429_and_limit_exceeded_items_are_retried(node: ScriptedNode) -> None:
 
 def test_transient_errors_give_up_after_max_retries_with_a_named_error(node: ScriptedNode) -> None:
     node.failures.extend([(502, "bad gateway")] * 5)
-    with pytest.raises(TransientRpcError):
+    with pytest.raises(TransientError):
         fast_client(node.url, max_retries=2).block_number()
     assert len(node.requests) == 3
 
 
 def test_connection_refused_is_transient() -> None:
-    with pytest.raises(TransientRpcError):
+    with pytest.raises(TransientError):
         fast_client("http://127.0.0.1:9", max_retries=1, timeout=1).block_number()
 
 
 def test_non_transient_errors_are_not_retried(node: ScriptedNode) -> None:
     node.failures.append((400, "bad request"))
-    with pytest.raises(HemiRpcError) as info:
+    with pytest.raises(PermanentError) as info:
         fast_client(node.url).block_number()
-    assert not isinstance(info.value, TransientRpcError)
+    assert not isinstance(info.value, TransientError)
     assert len(node.requests) == 1
     node.requests.clear()
     node.unsupported.add("eth_blockNumber")
@@ -185,9 +184,9 @@ def test_non_transient_errors_are_not_retried(node: ScriptedNode) -> None:
 )
 def test_a_reply_that_is_not_json_is_a_named_error(node: ScriptedNode, body: str) -> None:
     node.failures.append((200, body))
-    with fast_client(node.url) as client, pytest.raises(HemiRpcError, match="reply is not JSON") as raised:
+    with fast_client(node.url) as client, pytest.raises(PermanentError, match="reply is not JSON") as raised:
         client.block_number()
-    assert not isinstance(raised.value, TransientRpcError)
+    assert not isinstance(raised.value, TransientError)
     assert len(node.requests) == 1  # not retried
 
 

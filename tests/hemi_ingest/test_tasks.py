@@ -10,13 +10,18 @@ import pytest
 from django.db import connection
 
 from devnet.constants import DEVNET_CHAIN_ID
+from indexer.core.errors import TransientError
+from indexer.core.locks import lock_key
+from indexer.crosschain.tasks import drain_work
 from indexer.hemi import tasks
+from indexer.hemi.chain import FOLLOW_LOCK
 from indexer.hemi.models import Block, Token, TokenBalance, TokenTransfer, Transaction
-from indexer.hemi.rpc import HemiRpc, TransientRpcError
-from indexer.hemi.sqlutil import HEMI_FOLLOW_LOCK
+from indexer.hemi.rpc import HemiRpc
 from indexer.models import ChainCursor
 
 from .conftest import DevChain, publish_devnet_state
+
+HEMI_FOLLOW_LOCK = lock_key(FOLLOW_LOCK)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,11 +53,11 @@ def snapshot() -> dict:
     }
 
 
-def test_follow_tip_runs_in_the_worker_and_enqueues_metadata_reads(worker_chain, celery_worker_process) -> None:
+def test_follow_tip_runs_in_the_worker_and_nudges_the_metadata_reads(worker_chain, celery_worker_process) -> None:
     result = tasks.follow_tip.delay().get(timeout=60)
     assert result["height"] == worker_chain["tip"] and result["blocks"] == worker_chain["tip"] + 1
     assert Block.objects.count() == worker_chain["tip"] + 1
-    # read_token_metadata was enqueued on commit and ran in the worker.
+    # The metadata read was recorded as work with the block; the nudge made the worker drain it.
     wait_for(lambda: Token.objects.filter(address=worker_chain["usd"], symbol="dUSD").exists())
 
 
@@ -63,8 +68,8 @@ def test_duplicate_deliveries_change_nothing(chain: DevChain, worker_chain, cele
     wait_for(lambda: Token.objects.filter(metadata_read_at_block__isnull=False).exists())
     before = snapshot()
     token_id = Token.objects.get(address=worker_chain["usd"]).id
-    again = [tasks.backfill_range.delay(0, worker_chain["tip"]), tasks.read_token_metadata.delay(token_id),
-             tasks.read_token_metadata.delay(token_id), tasks.follow_tip.delay()]  # fmt: skip
+    again = [tasks.backfill_range.delay(0, worker_chain["tip"]), drain_work.delay(), drain_work.delay(),
+             tasks.follow_tip.delay()]  # fmt: skip
     for r in again:
         r.get(timeout=60)
     assert snapshot() == before
@@ -84,7 +89,6 @@ def test_an_overlapping_follow_tip_run_skips(worker_chain, celery_worker_process
 
 
 def test_only_transient_errors_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    token = Token.objects.create(address=b"\x01" * 20, standard="erc20", first_seen_block=0)
     attempts = []
 
     def dead_node() -> HemiRpc:
@@ -92,16 +96,17 @@ def test_only_transient_errors_are_retried(monkeypatch: pytest.MonkeyPatch) -> N
         return HemiRpc("http://127.0.0.1:9", max_retries=0, timeout=1)
 
     monkeypatch.setattr(tasks, "_client", dead_node)
-    monkeypatch.setattr(tasks, "_countdown", lambda retries: 0)
-    result = tasks.read_token_metadata.apply(args=[token.id])
-    assert isinstance(result.result, TransientRpcError)
+    monkeypatch.setattr(tasks, "task_countdown", lambda retries: 0)
+    result = tasks.backfill_range.apply(args=[0, 1])
+    assert isinstance(result.result, TransientError)
     assert len(attempts) == tasks.MAX_RETRIES + 1
 
     attempts.clear()
-    def broken(*args: Any) -> None:
+
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise ValueError("not transient")
 
-    monkeypatch.setattr(tasks.vaults_ingest, "read_vault", broken)
+    monkeypatch.setattr(tasks.sync, "backfill", broken)
     monkeypatch.setattr(tasks, "_client", lambda: attempts.append(1) or HemiRpc("http://127.0.0.1:9"))
-    result = tasks.read_vault.apply(args=[0])
+    result = tasks.backfill_range.apply(args=[0, 1])
     assert isinstance(result.result, ValueError) and len(attempts) == 1

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from indexer.crosschain import handlers
 from indexer.hemi import ingest, sync, tokens_ingest
 from indexer.hemi.models import Token, TokenBalance
 
@@ -28,7 +29,8 @@ def odd_tokens(chain: DevChain) -> dict[str, bytes]:
 
 def index(chain: DevChain, rpc: Any, followups: str = "inline") -> None:
     network = chain.network()
-    sync.follow_tip(rpc, network=network, followups=followups, config=ingest.IngestConfig(None, True))
+    after_commit = handlers.after_commit_for(followups, network)
+    sync.follow_tip(rpc, network=network, after_commit=after_commit, config=ingest.IngestConfig(None, True))
 
 
 def test_bytes32_name_and_symbol_are_decoded_and_the_oddity_noted(chain: DevChain, odd_tokens, rpc) -> None:
@@ -60,7 +62,7 @@ def test_a_10kb_name_is_truncated_with_a_problem_and_markup_is_kept_verbatim(cha
 
 
 def test_metadata_is_read_after_commit_and_rereading_is_harmless(chain: DevChain, odd_tokens, rpc) -> None:
-    index(chain, rpc, followups="none")
+    index(chain, rpc)
     token = Token.objects.get(address=odd_tokens["usd"])
     assert token.name == "" and token.metadata_read_at_block is None  # the block write did no I/O
     assert TokenBalance.objects.get(token=token).balance == SUPPLY

@@ -10,8 +10,12 @@ from __future__ import annotations
 import pytest
 
 from devnet.btckeys import DevKey
+from indexer.core import work
+from indexer.crosschain import handlers
+from indexer.crosschain.vaults import read_and_register
 from indexer.hashing import keccak256
-from indexer.hemi import ingest, sync, vaults_ingest
+from indexer.hemi import ingest, sync
+from indexer.hemi.chain import VAULT_CUSTODY
 from indexer.hemi.models import (
     DepositConfirmation,
     Log,
@@ -65,7 +69,8 @@ def addr(text: str) -> bytes:
 
 def index(chain: DevChain, tunnel: dict, rpc, followups: str = "none") -> None:
     network = chain.network(tunnel_manager_address=tunnel["manager"].lower())
-    sync.follow_tip(rpc, network=network, followups=followups, config=ingest.IngestConfig.from_network(network))
+    after_commit = handlers.after_commit_for(followups, network)
+    sync.follow_tip(rpc, network=network, after_commit=after_commit, config=ingest.IngestConfig.from_network(network))
 
 
 def test_deposit_confirmation_row_with_the_txid_in_internal_order(chain: DevChain, tunnel: dict, rpc) -> None:
@@ -102,12 +107,15 @@ def test_only_the_configured_manager_creates_vaults_and_custody_is_read_after_co
     assert vault.custody_script is None  # the block write does no I/O
     assert Log.objects.filter(topic0=keccak256(b"VaultCreated(address,address,address)")).count() == 2
     network = chain.network(tunnel_manager_address=tunnel["manager"].lower())
-    read = vaults_ingest.read_vault(0, rpc, network)
+    # The custody read is a durable work item recorded by the block's transaction.
+    assert work.unfinished(VAULT_CUSTODY, tunnel["vault"].lower()) is not None
+    assert read_and_register(addr(tunnel["vault"]), rpc, network)
+    read = Vault.objects.get()
     assert bytes(read.custody_script) == CUSTODY.p2pkh_script
     assert read.custody_address == CUSTODY.p2pkh_address
     from indexer.bitcoin.models import VaultScript
 
     registered = VaultScript.objects.get(vault_address=addr(tunnel["vault"]))
     assert (registered.vault_index, bytes(registered.custody_script)) == (0, CUSTODY.p2pkh_script)
-    vaults_ingest.read_vault(0, rpc, network)  # again: harmless
+    read_and_register(addr(tunnel["vault"]), rpc, network)  # again: harmless
     assert VaultScript.objects.count() == 1

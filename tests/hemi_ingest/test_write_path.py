@@ -19,7 +19,7 @@ def test_ingest_statements_are_prepared_but_djangos_queries_are_not(chain: DevCh
     a = chain.accounts
     chain.mine([{"from": a[0], "to": a[1], "value": 1, "gasPrice": hex(3 * 10**9)}])
     chain.mine([{"from": a[1], "to": a[2], "value": 2, "gasPrice": hex(3 * 10**9)}])
-    state = sync.follow_tip(rpc, network=chain.network(), config=DEVNET, followups="none")
+    state = sync.follow_tip(rpc, network=chain.network(), config=DEVNET)
     assert state.blocks >= 2
     assert Block.objects.canonical().count() == Block.objects.count() == chain.tip() + 1
     assert connection.connection.prepare_threshold is None  # Django's setting, restored

@@ -62,7 +62,7 @@ def lay_out(rpc: Any, numbers: Iterable[int]) -> list[BlockLayout]:
 
 
 def write_run(layouts: Iterable[BlockLayout]) -> list[ingest.IngestResult] | None:
-    return ingest.write_run([(rows, None) for rows in layouts], config=CONFIG, enqueue=False)
+    return ingest.write_run([(rows, None) for rows in layouts], config=CONFIG)
 
 
 def cursor() -> tuple[int, bytes] | None:
@@ -173,7 +173,7 @@ def test_a_run_leaves_the_same_rows_as_block_by_block_writes(chain: DevChain, sc
     assert not Block.objects.exists() and cursor() is None
     one_by_one = []
     for rows in layouts:
-        result = ingest.write_layout(rows, config=CONFIG, enqueue=False)
+        result = ingest.write_layout(rows, config=CONFIG)
         address_of = dict(Token.objects.values_list("id", "address"))
         one_by_one.append((result.number, result.status, [bytes(address_of[i]) for i in result.new_token_ids]))
     assert by_run == snapshot()
@@ -254,7 +254,7 @@ def test_a_run_onto_another_stored_branch_writes_nothing(chain: DevChain, rpc) -
     ensure_tip(chain, n + 2)
     layouts = lay_out(rpc, range(n + 3))
     assert write_run(layouts[: n + 1]) is not None
-    assert ingest.write_layout(layouts[n + 2], config=CONFIG, enqueue=False).status == "inserted"  # ahead of a gap
+    assert ingest.write_layout(layouts[n + 2], config=CONFIG).status == "inserted"  # ahead of a gap
     Block.objects.filter(number=n + 2).update(hash=b"\x22" * 32)
     before, position = counts(), cursor()
     assert write_run(layouts[n + 1 : n + 3]) is None
@@ -266,7 +266,7 @@ def test_a_run_onto_another_stored_branch_writes_nothing(chain: DevChain, rpc) -
     before, position = counts(), cursor()
     assert write_run(layouts[n + 1 : n + 3]) is None
     assert counts() == before and cursor() == position
-    assert ingest.write_layout(layouts[n + 1], config=CONFIG, enqueue=False).status == "reinstated"
+    assert ingest.write_layout(layouts[n + 1], config=CONFIG).status == "reinstated"
 
 
 def test_a_run_ahead_of_a_gap_is_stored_but_does_not_move_the_cursor(chain: DevChain, rpc) -> None:
@@ -290,7 +290,7 @@ def test_a_run_ahead_of_a_gap_is_stored_but_does_not_move_the_cursor(chain: DevC
     # The sync writes the next batch block by block (write_run finds n+3 stored): each
     # "exists" moves the cursor one block on.
     assert write_run(layouts[n + 3 : n + 5]) is None
-    assert ingest.write_layout(layouts[n + 3], config=CONFIG, enqueue=False).status == "exists"
+    assert ingest.write_layout(layouts[n + 3], config=CONFIG).status == "exists"
     assert cursor() == (n + 3, layouts[n + 3].hash)
 
 
@@ -330,7 +330,7 @@ def test_sync_stores_new_blocks_in_runs(chain: DevChain, rpc, monkeypatch: pytes
 
     monkeypatch.setattr(ingest, "write_run", spy)
     monkeypatch.setattr(ingest, "write_layout", no_fallback)
-    state = sync.backfill(rpc, 0, tip, followups="none", config=CONFIG, network=chain.network())
+    state = sync.backfill(rpc, 0, tip, config=CONFIG, network=chain.network())
     assert state.blocks == tip + 1 and state.current == tip
     assert len(runs) > 1 and None not in runs
     assert [n for run in runs for n in run] == list(range(tip + 1))

@@ -68,17 +68,13 @@ class Command(BaseCommand):
 
         config = ingest.IngestConfig.from_network(network)
         mode = options["followups"]
-        ctx = handlers.Context(network)
-
-        def inline(_results: list) -> None:
-            handlers.drain(ctx, kinds=handlers.HEMI_KINDS)
-
-        after_commit = {"inline": inline, "celery": lambda _results: work.nudge(), "none": None}[mode]
+        after_commit = handlers.after_commit_for(mode, network)
         try:
             state = sync.backfill(rpc, start, end, progress, after_commit=after_commit, config=config, network=network)
             if mode == "inline":
                 handlers.sweep()
-                handlers.drain(ctx, kinds=handlers.HEMI_KINDS)
+                with handlers.Context(network) as ctx:
+                    handlers.drain(ctx, kinds=handlers.HEMI_KINDS)
         except TransientError as exc:
             raise CommandError(f"Hemi node stopped answering: {exc}") from exc
         except (ingest.BlockRejected, IndexerError) as exc:
@@ -87,7 +83,6 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.close()
             rpc.close()
-            ctx.close()
         left = work.open_items().count()
         if left:
             self.stdout.write(f"{left} follow-up work items recorded (run `manage.py sync` or a worker)")
