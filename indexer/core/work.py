@@ -95,7 +95,10 @@ _REARM = (
 def add(items: Iterable[Work], *, rearm: bool = False) -> None:
     """Record work in the caller's transaction. Existing ``(kind, key)`` rows stay as they are,
     unless ``rearm``: then a done or failed one becomes pending again with the new payload."""
-    items = list({(w.kind, w.key): w for w in items}.values())  # ON CONFLICT may not hit a row twice
+    unique: dict[tuple[str, str], Work] = {}
+    for w in items:  # ON CONFLICT may not hit a row twice; the first record wins, as in the table
+        unique.setdefault((w.kind, w.key), w)
+    items = list(unique.values())
     if not items:
         return
     sql = _ADD_SQL + (_REARM if rearm else "NOTHING")
