@@ -63,7 +63,9 @@ def _task_client(task: Any) -> Iterator[HemiRpc]:
 @shared_task(name="indexer.hemi.tasks.follow_tip", bind=True, max_retries=MAX_RETRIES)
 def follow_tip(self: Any, max_blocks: int | None = None) -> dict:
     """Index new Hemi blocks. Overlapping runs (beat fires every few seconds) skip at once."""
-    if _client() is None:
+    from hemiscope import networks
+
+    if not networks.current().hemi_rpc_url:
         logger.debug("hemi follow_tip skipped: no RPC URL configured")
         return {"skipped": "no hemi rpc configured"}
     # Session-level advisory lock: released on unlock or when the worker's connection dies,

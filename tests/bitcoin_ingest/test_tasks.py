@@ -11,10 +11,11 @@ from devnet.btc import mine
 from devnet.btckeys import DevKey
 from devnet.btctx import TxOutput, deposit_recipient_script_ascii
 from indexer.bitcoin import tasks
+from indexer.bitcoin.chain import SYNC_LOCK
 from indexer.bitcoin.models import BitcoinBlock, BitcoinTransaction, PopPublication, TunnelDeposit
-from indexer.bitcoin.sync import SYNC_LOCK_KEY
 from indexer.bitcoin.vaults import register_vault
 from indexer.core.errors import PermanentError, TransientError
+from indexer.core.locks import lock_key
 from indexer.crosschain.tasks import drain_work
 from indexer.hashing import display_to_internal
 from indexer.models import ChainCursor
@@ -65,12 +66,12 @@ def test_follow_tip_runs_in_the_worker_and_a_duplicate_delivery_changes_nothing(
 @pytest.mark.django_db(transaction=True)
 def test_an_overlapping_follow_tip_skips_while_the_sync_lock_is_held(celery_worker_process, published_bcoin):
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", [SYNC_LOCK_KEY])
+        cur.execute("SELECT pg_advisory_lock(%s)", [lock_key(SYNC_LOCK)])
     try:
         assert tasks.follow_tip.delay().get(timeout=TIMEOUT) == {"skipped": True}
     finally:
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%s)", [SYNC_LOCK_KEY])
+            cur.execute("SELECT pg_advisory_unlock(%s)", [lock_key(SYNC_LOCK)])
     assert not ChainCursor.objects.exists()
 
 

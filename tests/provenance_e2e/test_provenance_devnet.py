@@ -19,28 +19,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def index_both_chains(devnet, *, timeout: float = 240) -> None:
     """Run both chains' follow_tip tasks through Redis and the real worker until caught up.
 
-    Vault custody scripts arrive through follow-up tasks (read_vault -> register_vault -> rescan),
-    so "caught up" means both cursors at the node tips and the deposit scan settled.
+    Vault custody scripts arrive through durable work items (custody read -> registration ->
+    rescan) that the worker's drain task runs (beat sends it in production; here each round
+    does), so "caught up" means both cursors at the node tips and no work left.
     """
     from indexer.bitcoin.models import VaultScript
     from indexer.bitcoin.tasks import follow_tip as btc_follow
+    from indexer.crosschain.tasks import drain_work
     from indexer.hemi.tasks import follow_tip as hemi_follow
-    from indexer.models import ChainCursor
+    from indexer.models import ChainCursor, WorkItem
 
     deadline = time.monotonic() + timeout
     while True:
         hemi_follow.delay().get(timeout=120)
         btc_follow.delay().get(timeout=120)
+        drain_work.delay().get(timeout=120)
         cursors = dict(ChainCursor.objects.values_list("chain", "height"))
         caught_up = (
             cursors.get("hemi") == devnet.net.w3.eth.block_number
             and cursors.get("bitcoin") == devnet.net.btc.getblockcount()
             and VaultScript.objects.exists()
+            and not WorkItem.objects.filter(state__in=[WorkItem.PENDING, WorkItem.RUNNING]).exists()
         )
         if caught_up:
-            # One more round lets any vault rescan queued by the last round finish first.
-            hemi_follow.delay().get(timeout=120)
-            btc_follow.delay().get(timeout=120)
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"indexers did not catch up: cursors {cursors}")
