@@ -241,7 +241,7 @@ def main() -> int:
             assert client.get(f"/api/v1/provenance/mint/0x{tx.hex()}").status_code == 200
         times = []
         from explorer import provenance
-        from explorer.serializers import provenance_json
+        from explorer.api.v1.serializers.tunnel import ProvenanceSerializer
 
         queries: list[str] = []
 
@@ -251,7 +251,7 @@ def main() -> int:
 
         with connection.execute_wrapper(count):
             mint = provenance.mints_in_transaction(hashes[len(hashes) // 2]).first()
-            provenance_json(provenance.for_mint(mint))
+            _ = ProvenanceSerializer(provenance.for_mint(mint)).data
         for _ in range(args.requests):
             tx = rng.choice(hashes)
             start = time.perf_counter()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from explorer.views import errors, hemi, provenance, search, status, tunnel
 
@@ -25,8 +26,10 @@ urlpatterns = [
     path("provenance/token/<str:address>", provenance.token_provenance, name="token-provenance"),
     path("provenance/address/<str:address>", provenance.address_provenance, name="address-provenance"),
     path("tunnel", tunnel.tunnel_page, name="tunnel"),
-    path("api/v1/tunnel/withdrawals", tunnel.withdrawals_json, name="api-withdrawals"),
-    path("api/v1/provenance/mint/<str:tx_hash>", provenance.mint_provenance_json, name="api-mint-provenance"),
+    # The REST API (DRF), its OpenAPI schema and the Swagger UI.
+    path("api/v1/", include("explorer.api.v1.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="explorer:api-schema"), name="api-docs"),
 ]
 
 # Last: anything else is our styled 404 (JSON under /api/), also when DEBUG is on.

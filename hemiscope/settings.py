@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
     "django_htmx",
     "indexer",
     "indexer.bitcoin",
@@ -49,6 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before CommonMiddleware: CORS headers go on every /api/ answer, redirects and errors too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -164,7 +169,41 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
+    # Every API error is {"error", "status"} JSON (400 naming the parameter, 404, 405, 429).
+    "EXCEPTION_HANDLER": "explorer.api.v1.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from vendored assets (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hemiscope API",
+    "DESCRIPTION": (
+        "Read-only REST API of Hemiscope, the Hemi explorer and provenance auditor. EVM hashes and "
+        "addresses are 0x-hex; Bitcoin hashes are in DISPLAY byte order (reversed digest, no 0x); "
+        "uint256 and satoshi amounts are decimal strings. Lists are keyset pages: pass "
+        "`next_page_params.cursor` back as `cursor` (or follow `next`). Errors are JSON "
+        "`{error, status}`; a bad parameter is a 400 naming it."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": False,
+    "ENUM_NAME_OVERRIDES": {
+        "FinalityStageEnum": "explorer.finality.STAGES",
+        "VerdictEnum": "explorer.api.v1.serializers.common.VERDICTS",
+    },
+    "DISABLE_ERRORS_AND_WARNINGS": False,
+}
+
+# CORS: the API is public and read-only, so any origin may GET it; no credentials (we use none).
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ("ETag", "Retry-After")
 
 # --- Logging: one JSON object per line on stdout ----------------------------------------------
 

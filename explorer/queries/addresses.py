@@ -44,13 +44,16 @@ def transactions(address: bytes, req: PageRequest) -> Page[Transaction]:
     return _merged_newest_first(req, sides, lambda t: (t.id,))
 
 
-def token_transfers(address: bytes, req: PageRequest) -> Page[TokenTransfer]:
-    """Token transfers from or to the address, newest first; 2 queries."""
+def token_transfers(address: bytes, req: PageRequest, *, token_id: int | None = None) -> Page[TokenTransfer]:
+    """Token transfers from or to the address, newest first; 2 queries. ``token_id`` keeps one
+    token's (a filter inside the address's (side, id) range scans)."""
     base = TokenTransfer.objects.select_related("token", "log__transaction", "block").defer(
         "log__transaction__raw", "log__transaction__receipt_raw", "log__transaction__input", "block__header_rlp"
     )
     if req.after is not None:
         base = base.filter(id__lt=req.after[0])
+    if token_id is not None:
+        base = base.filter(token_id=token_id)
     sides = [
         list(base.filter(sender=address).order_by("-id")[: req.limit + 1]),
         list(base.filter(recipient=address).order_by("-id")[: req.limit + 1]),
@@ -64,3 +67,8 @@ def balances(address: bytes, req: PageRequest) -> Page[TokenBalance]:
     if req.after is not None:
         qs = qs.filter(token_id__gt=req.after[0])
     return req.page(qs[: req.limit + 1], lambda b: (b.token_id,))
+
+
+def balance_of(address: bytes, token_id: int) -> TokenBalance | None:
+    """One holder's balance of one token (unique index hemi_balance_unique)."""
+    return TokenBalance.objects.filter(token_id=token_id, holder=address).select_related("token").first()

@@ -23,11 +23,29 @@ class BlockRow:
     is_keystone: bool
 
 
-def list_blocks(req: PageRequest) -> Page[BlockRow]:
-    """Canonical blocks, newest first (index hemi_one_canonical_per_number); 4 queries a page."""
+def list_blocks(
+    req: PageRequest,
+    *,
+    numbers: tuple[int | None, int | None] = (None, None),
+    times: tuple[int | None, int | None] = (None, None),
+) -> Page[BlockRow]:
+    """Canonical blocks, newest first (index hemi_one_canonical_per_number); 4 queries a page.
+
+    ``numbers`` bounds the block number and ``times`` the block timestamp (unix seconds), both
+    inclusive. A time bound is a filter inside the same number-ordered range scan: the query
+    count stays the same, the rows the scan skips grow with how far back the window starts.
+    """
     qs = Block.objects.canonical().defer("header_rlp").order_by("-number")
     if req.after is not None:
         qs = qs.filter(number__lt=req.after[0])
+    if numbers[0] is not None:
+        qs = qs.filter(number__gte=numbers[0])
+    if numbers[1] is not None:
+        qs = qs.filter(number__lte=numbers[1])
+    if times[0] is not None:
+        qs = qs.filter(timestamp__gte=times[0])
+    if times[1] is not None:
+        qs = qs.filter(timestamp__lte=times[1])
     blocks = list(qs[: req.limit + 1])
     page = req.page(blocks, lambda b: (b.number,))
     finalities = keystone_queries.finality_for_numbers([b.number for b in page.items])
@@ -49,7 +67,10 @@ def block_transactions(block: Block, req: PageRequest) -> Page[Transaction]:
     qs = Transaction.objects.filter(block=block).defer("raw", "receipt_raw").order_by("index")
     if req.after is not None:
         qs = qs.filter(index__gt=req.after[0])
-    return req.page(qs[: req.limit + 1], lambda t: (t.index,))
+    page = req.page(qs[: req.limit + 1], lambda t: (t.index,))
+    for tx in page.items:
+        tx.block = block  # the caller holds it: no query per row for tx.block
+    return page
 
 
 @dataclass(frozen=True)

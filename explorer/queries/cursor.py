@@ -102,12 +102,12 @@ def _decode(list_name: str, text: str, arity: int) -> tuple[int, ...]:
     return tuple(key)
 
 
-def parse_limit(value: str | None, default: int = DEFAULT_PAGE_SIZE) -> int:
-    """``?limit=`` as a page size in 1..MAX_PAGE_SIZE, or a BadParameter naming ``limit``."""
+def parse_limit(value: str | None, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
+    """``?limit=`` as a page size in 1..``maximum``, or a BadParameter naming ``limit``."""
     if value in (None, ""):
         return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
-        raise BadParameter(f"limit: must be an integer from 1 to {MAX_PAGE_SIZE}")
+    if not value.isdigit() or len(value) > 6 or not 1 <= int(value) <= maximum:
+        raise BadParameter(f"limit: must be an integer from 1 to {maximum}")
     return int(value)
 
 

@@ -67,11 +67,16 @@ class KeystoneRow:
     finality: fin.Finality
 
 
-def list_keystones(req: PageRequest) -> Page[KeystoneRow]:
-    """Canonical keystones, newest first (index hemi_one_canonical_keystone); 5 queries."""
+def list_keystones(req: PageRequest, *, numbers: tuple[int | None, int | None] = (None, None)) -> Page[KeystoneRow]:
+    """Canonical keystones, newest first (index hemi_one_canonical_keystone); 5 queries.
+    ``numbers`` bounds the keystone (block) number, inclusive."""
     qs = Keystone.objects.canonical().select_related("block").defer("block__header_rlp").order_by("-number")
     if req.after is not None:
         qs = qs.filter(number__lt=req.after[0])
+    if numbers[0] is not None:
+        qs = qs.filter(number__gte=numbers[0])
+    if numbers[1] is not None:
+        qs = qs.filter(number__lte=numbers[1])
     page = req.page(list(qs[: req.limit + 1]), lambda k: (k.number,))
     finalities = finality_for_numbers([k.number for k in page.items])
     return Page([KeystoneRow(k, finalities[k.number]) for k in page.items], page.next_cursor)

@@ -52,7 +52,7 @@ def transfers(token: Token, req: PageRequest) -> Page[TokenTransfer]:
     """The token's transfers, newest first (index hemi_transfer_token); 1 query."""
     qs = (
         TokenTransfer.objects.filter(token=token)
-        .select_related("log__transaction", "block")
+        .select_related("token", "log__transaction", "block")
         .defer("log__transaction__raw", "log__transaction__receipt_raw", "log__transaction__input", "block__header_rlp")
         .order_by("-id")
     )

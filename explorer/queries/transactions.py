@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from explorer import decoding
+from explorer.queries.cursor import Page, PageRequest
 from indexer.hemi.models import DepositConfirmation, Log, TokenTransfer, Transaction
 
 TX_TYPE_NAMES = {
@@ -47,6 +48,11 @@ class Fee:
     total_wei: int | None
 
 
+def log_view(log: Log) -> LogView:
+    """A log with its event decoded for the ABIs we know."""
+    return LogView(log, decoding.decode_log((log.topic0, log.topic1, log.topic2, log.topic3), bytes(log.data)))
+
+
 def fee_of(tx: Transaction) -> Fee:
     price = tx.effective_gas_price if tx.effective_gas_price is not None else tx.gas_price
     execution = int(tx.gas_used) * int(price) if price is not None else None
@@ -65,15 +71,23 @@ class TransactionDetail:
     logs: list[LogView] = field(default_factory=list)
     transfers: list[TokenTransfer] = field(default_factory=list)
     mints: list[DepositConfirmation] = field(default_factory=list)
+    transfers_overflow: bool = False
 
 
-def transaction_detail(tx: Transaction) -> TransactionDetail:
-    """Everything the page shows beyond the row: 3 queries (logs, transfers, mints)."""
-    logs = list(Log.objects.filter(transaction=tx).order_by("log_index"))
-    transfers = list(
+def transaction_detail(
+    tx: Transaction, *, with_logs: bool = True, transfer_limit: int | None = None
+) -> TransactionDetail:
+    """Everything the page shows beyond the row: 3 queries (logs, transfers, mints). The API
+    pages logs separately (``with_logs=False``) and inlines at most ``transfer_limit`` transfers
+    (one more is fetched to tell that there are more: ``transfers_overflow``)."""
+    logs = list(Log.objects.filter(transaction=tx).order_by("log_index")) if with_logs else []
+    transfers_qs = (
         TokenTransfer.objects.filter(log__transaction=tx).select_related("token", "log").order_by("log__log_index")
     )
-    mints = list(DepositConfirmation.objects.filter(transaction=tx).order_by("id"))
+    transfers = list(transfers_qs if transfer_limit is None else transfers_qs[: transfer_limit + 1])
+    overflow = transfer_limit is not None and len(transfers) > transfer_limit
+    transfers = transfers[:transfer_limit] if overflow else transfers
+    mints = list(DepositConfirmation.objects.filter(transaction=tx).select_related("log", "transaction").order_by("id"))
     raw = bytes(tx.raw)
     return TransactionDetail(
         tx=tx,
@@ -81,10 +95,19 @@ def transaction_detail(tx: Transaction) -> TransactionDetail:
         fee=fee_of(tx),
         decoded_input=decoding.decode_input(bytes(tx.input)),
         system=decoding.decode_system_fields(raw) if raw else None,
-        logs=[
-            LogView(log, decoding.decode_log((log.topic0, log.topic1, log.topic2, log.topic3), bytes(log.data)))
-            for log in logs
-        ],
+        logs=[log_view(log) for log in logs],
         transfers=transfers,
+        transfers_overflow=overflow,
         mints=mints,
     )
+
+
+LOGS = "tx-logs"
+
+
+def logs(tx: Transaction, req: PageRequest) -> Page[Log]:
+    """A transaction's logs in log-index order (one range scan of its block's log positions)."""
+    qs = Log.objects.filter(block_id=tx.block_id, transaction=tx).order_by("log_index")
+    if req.after is not None:
+        qs = qs.filter(log_index__gt=req.after[0])
+    return req.page(qs[: req.limit + 1], lambda log: (log.log_index,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -40,7 +40,9 @@ def page(template: str, partial: str | None = None):
 def bad_request(request, exc: BadParameter | str) -> HttpResponse:
     reason = str(exc)
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": reason, "status": 400}, status=400)
+        from explorer.views.errors import json_error
+
+        return json_error(400, reason)
     return render(request, "explorer/errors/error.html", {"status": 400, "title": "Bad request", "reason": reason},
                   status=400)  # fmt: skip
 

@@ -9,9 +9,18 @@ from django.shortcuts import render
 TITLES = {400: "Bad request", 403: "Forbidden", 404: "Not found", 500: "Server error"}
 
 
+def error_body(status: int, reason: str) -> dict:
+    """The one JSON error shape under /api/ (pages' JSON views and the DRF API alike)."""
+    return {"error": reason, "status": status}
+
+
+def json_error(status: int, reason: str) -> JsonResponse:
+    return JsonResponse(error_body(status, reason), status=status)
+
+
 def _error(request, status: int, reason: str):
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": reason, "status": status}, status=status)
+        return json_error(status, reason)
     context = {"status": status, "title": TITLES.get(status, "Error"), "reason": reason}
     return render(request, "explorer/errors/error.html", context, status=status)
 
@@ -36,5 +45,5 @@ def not_found(request, exception=None):
 def server_error(request):
     # No context processors that could fail again: a plain render of the static template.
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": "internal server error", "status": 500}, status=500)
+        return json_error(500, "internal server error")
     return render(request, "explorer/errors/500.html", status=500)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from explorer import anchoring, provenance
 from explorer.params import BadParameter, parse_address, parse_evm_hash, parse_hex
 from explorer.queries import addresses, blocks, keystones, tokens, transactions, tunnel
-from explorer.views.common import hemibtc, not_found, page, page_request
+from explorer.views.common import not_found, page, page_request
 from indexer.hemi.models import Keystone
 from indexer.keystone import keystone_number_for
 
@@ -96,7 +96,6 @@ def address_detail(request, address: str):
     )
     if known is None and not txs.items and not mints.items:
         not_found(f"address 0x{raw.hex()} has not been seen on Hemi by this indexer")
-    hemibtc_address = hemibtc()
     return {
         "address": "0x" + raw.hex(),
         "known": known,
@@ -106,7 +105,7 @@ def address_detail(request, address: str):
             raw, page_request(request, addresses.TRANSFERS, param="transfers_cursor")
         ),
         "balances": addresses.balances(raw, page_request(request, addresses.BALANCES, param="tokens_cursor")),
-        "mint_rows": [(m, provenance.for_mint(m, hemibtc=hemibtc_address)) for m in mints.items],
+        "mint_rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
         "mints": mints,
         "mints_param": "mints_cursor",
     }
@@ -138,7 +137,7 @@ def token_detail(request, address: str):
         )
         context["mints"] = mints
         context["mints_param"] = "mints_cursor"
-        context["mint_rows"] = [(m, provenance.for_mint(m, hemibtc=bytes(token.address))) for m in mints.items]
+        context["mint_rows"] = list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True))
     return context
 
 

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET
 from explorer import evidence, provenance
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.queries import blocks, tunnel
-from explorer.serializers import provenance_json
 from explorer.verdicts import FAILED
 from explorer.views.common import bad_request, hemibtc, not_found, page, page_request
 
@@ -41,11 +40,14 @@ def mint_provenance(request, tx_hash: str):
 
 @require_GET
 def mint_provenance_json(request, tx_hash: str):
+    """The same body as ``/api/v1/provenance/mint/<hash>`` (one serializer), for the page's link."""
+    from explorer.api.v1.serializers.tunnel import ProvenanceSerializer
+
     try:
         _, p = _mint_provenance(tx_hash)
     except BadParameter as exc:
-        return JsonResponse({"error": str(exc), "status": 400}, status=400)
-    return JsonResponse(provenance_json(p))
+        return bad_request(request, exc)
+    return JsonResponse(ProvenanceSerializer(p).data)
 
 
 @require_GET
@@ -101,10 +103,9 @@ def address_provenance(request, address: str):
     """Where an address's hemiBTC came from: every mint credited to it, 25 per page."""
     holder = parse_address(address)
     mints = tunnel.mints_to(holder, page_request(request, tunnel.RECIPIENT_MINTS, default=tunnel.VERDICT_PAGE_SIZE))
-    hemibtc_address = hemibtc()
     return {
         "title": "hemiBTC minted to",
         "subject": "0x" + holder.hex(),
-        "rows": [(m, provenance.for_mint(m, hemibtc=hemibtc_address)) for m in mints.items],
+        "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
         "mints": mints,
     }

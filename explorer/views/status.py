@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from explorer import provenance
 from explorer.queries import blocks, keystones, tunnel
 from explorer.queries.cursor import first_page
-from explorer.views.common import hemibtc, page
+from explorer.views.common import page
 from hemiscope import networks
 
 
@@ -15,13 +14,12 @@ def home(request):
 
     cursors = {c.chain: c for c in ChainCursor.objects.all()}
     mints = tunnel.mints(first_page(tunnel.MINTS, 5))
-    hemibtc_address = hemibtc()
     return {
         "network": networks.current(),
         "hemi_cursor": cursors.get("hemi"),
         "bitcoin_cursor": cursors.get("bitcoin"),
         "blocks": blocks.list_blocks(first_page(blocks.LIST, 6)),
         "keystones": keystones.list_keystones(first_page(keystones.LIST, 6)),
-        "rows": [(m, provenance.for_mint(m, hemibtc=hemibtc_address)) for m in mints.items],
+        "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
         "alerts": keystones.recent_alerts(),
     }

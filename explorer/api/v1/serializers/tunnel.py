@@ -1,0 +1,172 @@
+"""The tunnel (mints, deposits, withdrawals with verdicts), provenance, search and status."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from explorer.api.v1.fields import BitcoinHashDisplay, EvmAddress, EvmHash, Sats, UnixTime
+from explorer.api.v1.serializers.common import VERDICTS, FinalitySerializer
+from explorer.finality import STAGES
+
+
+def _reason(links) -> str | None:
+    """The first link that is not verified, as "link: reason"."""
+    for link in links:
+        if link.verdict != "verified":
+            return f"{link.name}: {link.reason}"
+    return None
+
+
+class MintSerializer(serializers.Serializer):
+    """A hemiBTC mint (``DepositConfirmed``) with its provenance verdict. Rows are (mint, verdict)."""
+
+    transaction_hash = EvmHash(source="mint.transaction.hash")
+    log_index = serializers.IntegerField(source="mint.log.log_index")
+    block_number = serializers.IntegerField(source="mint.block.number")
+    timestamp = UnixTime(source="mint.block.timestamp")
+    vault = EvmAddress(source="mint.vault")
+    recipient = EvmAddress(source="mint.recipient")
+    deposit_txid = BitcoinHashDisplay(source="mint.deposit_txid_internal")
+    deposit_sats = Sats(source="mint.deposit_sats")
+    net_sats = Sats(source="mint.net_sats", help_text="Minted: deposit_sats minus the tunnel fee.")
+    canonical = serializers.BooleanField(source="mint.canonical")
+    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
+    reason = serializers.SerializerMethodField(help_text="Why it is not verified (first such link).")
+    finality_stage = serializers.SerializerMethodField()
+    provenance = serializers.SerializerMethodField(help_text="Path of the full provenance.")
+
+    def get_reason(self, row) -> str | None:
+        return _reason(row["verdict"].links)
+
+    @extend_schema_field({"type": "string", "enum": list(STAGES), "nullable": True})
+    def get_finality_stage(self, row):
+        f = row["verdict"].finality
+        return f.stage if f is not None else None
+
+    def get_provenance(self, row) -> str:
+        return "/api/v1/provenance/mint/0x" + bytes(row["mint"].transaction.hash).hex()
+
+
+class DepositSerializer(serializers.Serializer):
+    """A Bitcoin tunnel deposit: verified once a canonical mint credits it. Rows are (deposit, verdict)."""
+
+    txid = BitcoinHashDisplay(source="deposit.transaction.txid_internal")
+    vout = serializers.IntegerField(source="deposit.vout")
+    block_hash = BitcoinHashDisplay(source="deposit.block.hash_internal")
+    block_height = serializers.IntegerField(source="deposit.block.height")
+    block_time = serializers.IntegerField(source="deposit.block.time", help_text="Unix seconds.")
+    in_best_chain = serializers.BooleanField(source="deposit.block.in_active_chain")
+    vault = EvmAddress(source="deposit.vault.vault_address")
+    custody_address = serializers.CharField(source="deposit.vault.custody_address")
+    value_sats = Sats(source="deposit.value_sats")
+    recipient = EvmAddress(source="deposit.recipient", allow_null=True)
+    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
+    reason = serializers.CharField(source="verdict.reason", allow_null=True)
+    mint_transaction_hash = EvmHash(source="verdict.mint.transaction.hash", allow_null=True)
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    """A withdrawal: initiated on Hemi, paid on Bitcoin, finalized (or challenged). Rows are
+    (withdrawal, verdict)."""
+
+    uuid = serializers.SerializerMethodField(help_text="uint64 as a decimal string: vault index << 32 | index.")
+    transaction_hash = EvmHash(source="withdrawal.transaction.hash")
+    block_number = serializers.IntegerField(source="withdrawal.block.number")
+    timestamp = UnixTime(source="withdrawal.block.timestamp")
+    vault = EvmAddress(source="withdrawal.vault")
+    withdrawer = EvmAddress(source="withdrawal.withdrawer")
+    btc_address = serializers.CharField(source="withdrawal.btc_address")
+    withdrawal_sats = Sats(source="withdrawal.withdrawal_sats")
+    net_sats = Sats(source="withdrawal.net_sats")
+    status = serializers.ChoiceField(
+        choices=["pending", "paid", "finalized", "challenged", "failed"], source="verdict.status"
+    )
+    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
+    reason = serializers.CharField(source="verdict.link.reason", allow_null=True)
+    evidence = serializers.DictField(source="verdict.link.evidence", help_text="What the verdict was judged on.")
+
+    def get_uuid(self, row) -> str:
+        return str(int(row["withdrawal"].uuid))
+
+
+class CheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=VERDICTS)
+    detail = serializers.CharField()
+    expected = serializers.CharField(allow_null=True)
+    found = serializers.CharField(allow_null=True)
+
+
+class LinkSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=VERDICTS)
+    reason = serializers.CharField(allow_null=True)
+    checks = CheckSerializer(many=True)
+    evidence = serializers.DictField(help_text="The rows the link was judged on (hashes in the order their key names).")
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    done = serializers.BooleanField()
+    detail = serializers.CharField()
+    timestamp = serializers.IntegerField(allow_null=True, help_text="Unix seconds.")
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    """A trust chain: Bitcoin lock -> sequencer ordering -> Hemi block -> Bitcoin anchoring."""
+
+    subject = serializers.CharField()
+    verdict = serializers.ChoiceField(choices=VERDICTS)
+    links = LinkSerializer(many=True)
+    finality = FinalitySerializer(allow_null=True)
+    timeline = TimelineEventSerializer(many=True)
+    alerts = serializers.ListField(child=serializers.CharField())
+
+
+class SearchLinkSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    url = serializers.CharField()
+
+
+class SearchHitSerializer(serializers.Serializer):
+    type = serializers.CharField(source="kind", help_text="Hemi block, transaction, address, token, keystone, ...")
+    label = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="The explorer page, when the hit has one.")
+    detail = serializers.CharField()
+    links = serializers.SerializerMethodField()
+
+    @extend_schema_field(SearchLinkSerializer(many=True))
+    def get_links(self, hit) -> list[dict]:
+        return [{"text": text, "url": url} for text, url in hit.links]
+
+
+class SearchSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    items = SearchHitSerializer(many=True, source="hits")
+    redirect = serializers.CharField(allow_null=True, help_text="The page of a unique hit, if it has one.")
+
+
+class ChainStatusSerializer(serializers.Serializer):
+    chain = serializers.ChoiceField(choices=["hemi", "bitcoin"])
+    cursor_height = serializers.IntegerField(allow_null=True, help_text="Last block whose rows are all written.")
+    cursor_hash = serializers.SerializerMethodField(
+        help_text="Hemi: 0x-hex (EVM order). Bitcoin: display order, no 0x."
+    )
+    updated_at = serializers.DateTimeField(allow_null=True)
+    node_tip_height = serializers.IntegerField(allow_null=True, help_text="The node's tip as a worker last read it.")
+    node_tip_age_seconds = serializers.FloatField(allow_null=True)
+    lag = serializers.IntegerField(allow_null=True, help_text="node_tip_height - cursor_height, when both are known.")
+
+    @extend_schema_field({"type": "string", "nullable": True, "pattern": r"^(0x)?[0-9a-f]{64}$"})
+    def get_cursor_hash(self, status):
+        if status.cursor_hash is None:
+            return None
+        if status.chain == "bitcoin":
+            return status.cursor_hash[::-1].hex()
+        return "0x" + status.cursor_hash.hex()
+
+
+class IndexingStatusSerializer(serializers.Serializer):
+    network = serializers.CharField()
+    chains = ChainStatusSerializer(many=True)
