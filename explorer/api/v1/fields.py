@@ -23,64 +23,74 @@ def _bytes(value) -> bytes:
     return bytes(value)
 
 
-@extend_schema_field({"type": "string", "pattern": HEX32, "description": "32-byte EVM hash, 0x-hex (EVM order)."})
-class EvmHash(serializers.Field):
+class _Noted(serializers.Field):
+    """A field whose schema description always ends with what its encoding is (a field's own
+    help_text would otherwise replace it)."""
+
+    note = ""
+
+    def __init__(self, **kwargs):
+        text = kwargs.pop("help_text", None)
+        kwargs["help_text"] = f"{text} {self.note}" if text else self.note
+        super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": HEX32})
+class EvmHash(_Noted):
+    note = "32-byte EVM hash, 0x-hex (EVM order, never reversed)."
+
     def to_representation(self, value) -> str:
         return "0x" + _bytes(value).hex()
 
 
-@extend_schema_field({"type": "string", "pattern": HEX20, "description": "20-byte EVM address, 0x-hex, lower case."})
-class EvmAddress(serializers.Field):
+@extend_schema_field({"type": "string", "pattern": HEX20})
+class EvmAddress(_Noted):
+    note = "20-byte EVM address, 0x-hex, lower case."
+
     def to_representation(self, value) -> str:
         return "0x" + _bytes(value).hex()
 
 
-@extend_schema_field({"type": "string", "pattern": r"^0x([0-9a-f]{2})*$", "description": "Bytes as 0x-hex."})
-class HexBytes(serializers.Field):
+@extend_schema_field({"type": "string", "pattern": r"^0x([0-9a-f]{2})*$"})
+class HexBytes(_Noted):
+    note = "Bytes as 0x-hex."
+
     def to_representation(self, value) -> str:
         return "0x" + _bytes(value).hex()
 
 
-@extend_schema_field(
-    {
-        "type": "string",
-        "pattern": DISPLAY32,
-        "description": "Bitcoin hash in DISPLAY byte order (the reversed double-SHA256 digest that "
-        "block explorers and bitcoind RPC print), 64 hex digits, no 0x.",
-    }
-)
-class BitcoinHashDisplay(serializers.Field):
+@extend_schema_field({"type": "string", "pattern": DISPLAY32})
+class BitcoinHashDisplay(_Noted):
     """Reads an ``*_internal`` column (raw digest) and shows it reversed."""
+
+    note = (
+        "Bitcoin hash in DISPLAY byte order (the reversed double-SHA256 digest that block explorers "
+        "and bitcoind RPC print), 64 hex digits, no 0x."
+    )
 
     def to_representation(self, value) -> str:
         return _bytes(value)[::-1].hex()
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[0-9]+$", "description": "uint256 as a decimal string."})
-class Uint256(serializers.Field):
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]+$"})
+class Uint256(_Noted):
+    note = "uint256 as a decimal string."
+
     def to_representation(self, value) -> str:
         return str(int(value))
 
 
-@extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+$", "description": "Satoshis as a decimal string."})
-class Sats(serializers.Field):
+@extend_schema_field({"type": "string", "pattern": r"^-?[0-9]+$"})
+class Sats(_Noted):
+    note = "Satoshis as a decimal string."
+
     def to_representation(self, value) -> str:
         return str(int(value))
 
 
-@extend_schema_field({"type": "string", "format": "date-time", "description": "ISO 8601, UTC (the chain's time)."})
-class UnixTime(serializers.Field):
+@extend_schema_field({"type": "string", "format": "date-time"})
+class UnixTime(_Noted):
+    note = "ISO 8601, UTC (the chain's time)."
+
     def to_representation(self, value) -> str:
         return datetime.fromtimestamp(int(value), UTC).isoformat().replace("+00:00", "Z")
-
-
-def hex0x(value) -> str | None:
-    return None if value is None else "0x" + bytes(value).hex()
-
-
-def display(value) -> str | None:
-    return None if value is None else bytes(value)[::-1].hex()
-
-
-def iso(unix: int | None) -> str | None:
-    return None if unix is None else datetime.fromtimestamp(int(unix), UTC).isoformat().replace("+00:00", "Z")

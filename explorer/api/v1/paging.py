@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from urllib.parse import urlencode
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers
 
 from explorer.params import BadParameter
@@ -106,19 +106,22 @@ class _NextParams(serializers.Serializer):
 def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     """The list envelope's schema for one item serializer (one component per item type)."""
     name = item.__name__.removesuffix("Serializer") + "PageSerializer"
-    return type(
-        name,
-        (serializers.Serializer,),
-        {
-            "items": item(many=True),
-            "next": serializers.URLField(allow_null=True, help_text="The next page (null on the last one)."),
-            "next_page_params": _NextParams(
-                allow_null=True,
-                help_text="Query parameters of the next page (Blockscout's name): this page's filters and "
-                "limit plus `cursor`. Null on the last page.",
-            ),
-            "__module__": __name__,
-        },
+    # many=False: a list action answers ONE envelope object, not an array of them.
+    return extend_schema_serializer(many=False)(
+        type(
+            name,
+            (serializers.Serializer,),
+            {
+                "items": item(many=True),
+                "next": serializers.URLField(allow_null=True, help_text="The next page (null on the last one)."),
+                "next_page_params": _NextParams(
+                    allow_null=True,
+                    help_text="Query parameters of the next page (Blockscout's name): this page's filters and "
+                    "limit plus `cursor`. Null on the last page.",
+                ),
+                "__module__": __name__,
+            },
+        )
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from explorer.api.v1.fields import BitcoinHashDisplay, EvmAddress, EvmHash, Sats, UnixTime
@@ -141,6 +141,7 @@ class SearchHitSerializer(serializers.Serializer):
         return [{"text": text, "url": url} for text, url in hit.links]
 
 
+@extend_schema_serializer(many=False)  # served by a list action, but one object
 class SearchSerializer(serializers.Serializer):
     query = serializers.CharField()
     items = SearchHitSerializer(many=True, source="hits")
@@ -167,6 +168,7 @@ class ChainStatusSerializer(serializers.Serializer):
         return "0x" + status.cursor_hash.hex()
 
 
+@extend_schema_serializer(many=False)
 class IndexingStatusSerializer(serializers.Serializer):
     network = serializers.CharField()
     chains = ChainStatusSerializer(many=True)

@@ -60,7 +60,8 @@ BLOCK_NUMBER = path_param("number", r"^[0-9]{1,18}$", "A Hemi block number.", "1
 
 
 class ReadOnlyApi(viewsets.ViewSet):
-    """GET (and HEAD/OPTIONS) only: anything else is a JSON 405 from DRF."""
+    # GET (and HEAD/OPTIONS) only: anything else is a JSON 405 from DRF. (A comment, not a
+    # docstring: drf-spectacular would show a docstring as every operation's description.)
 
     http_method_names = ["get", "head", "options"]
     lookup_value_regex = "[^/]+"

@@ -38,7 +38,7 @@ class SearchViewSet(ReadOnlyApi):
 class StatusViewSet(ReadOnlyApi):
     @extend_schema(
         summary="Indexing status: each chain's cursor, the node tip where known, and the lag",
-        responses={200: IndexingStatusSerializer, 429: LIST_ERRORS[429]},
+        responses={200: IndexingStatusSerializer, **LIST_ERRORS},
         examples=[ex.STATUS],
     )
     def list(self, request):
