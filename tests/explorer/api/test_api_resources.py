@@ -40,7 +40,9 @@ def test_blocks_list_and_detail_by_number_and_hash(client, minted):
     assert twelve["finality_stage"] == "superfinal" and twelve["keystone_number"] == 25 and twelve["type"] == "block"
     assert get(client, "/api/v1/blocks/" + twelve["hash"]) == twelve
     finality = get(client, "/api/v1/blocks/12/finality")
-    assert finality["super_finality"] and finality["publication_height"] == 105 and finality["bitcoin_tip_height"] == 115
+    assert (
+        finality["super_finality"] and finality["publication_height"] == 105 and finality["bitcoin_tip_height"] == 115
+    )
     assert get(client, "/api/v1/blocks?from_block=3&to_block=4")["items"][0]["height"] == 4
 
 
@@ -100,7 +102,11 @@ def test_keystones_publications_and_bitcoin_side_in_display_order(client, minted
     block = get(client, f"/api/v1/bitcoin/blocks/{btc[101].hash_display}")
     assert block["id"] == btc[101].hash_display and block["previousblockhash"] == btc[100].hash_display
     assert get(client, "/api/v1/bitcoin/blocks/101") == block
-    assert [b["height"] for b in get(client, "/api/v1/bitcoin/blocks?from_height=110&limit=3")["items"]] == [115, 114, 113]
+    assert [b["height"] for b in get(client, "/api/v1/bitcoin/blocks?from_height=110&limit=3")["items"]] == [
+        115,
+        114,
+        113,
+    ]
     txs = get(client, f"/api/v1/bitcoin/blocks/{btc[101].hash_display}/transactions")["items"]
     assert txs[0]["txid"] == mint.deposit_txid_display
     deposit_tx = get(client, f"/api/v1/bitcoin/transactions/{mint.deposit_txid_display}")
@@ -110,7 +116,7 @@ def test_keystones_publications_and_bitcoin_side_in_display_order(client, minted
 
 
 def test_tunnel_lists_and_provenance(client, minted, tunnel, chains):
-    hemi, btc, mint = minted
+    hemi, _btc, mint = minted
     tx_hash = "0x" + bytes(mint.transaction.hash).hex()
     mints = get(client, "/api/v1/tunnel/mints")["items"]
     assert mints[0]["verdict"] == "verified" and mints[0]["deposit_txid"] == mint.deposit_txid_display
@@ -127,7 +133,7 @@ def test_tunnel_lists_and_provenance(client, minted, tunnel, chains):
     w = get(client, "/api/v1/tunnel/withdrawals")["items"][0]
     assert w["uuid"] == "3" and w["status"] == "pending" and w["verdict"] == "pending"
     p = get(client, f"/api/v1/provenance/mint/{tx_hash}")
-    assert p["verdict"] == "verified" and [link["name"] for link in p["links"]][0] == "Bitcoin lock"
+    assert p["verdict"] == "verified" and next(link["name"] for link in p["links"]) == "Bitcoin lock"
     assert get(client, f"/provenance/mint/{tx_hash}.json") == p  # the page's JSON is the same serializer
     assert get(client, "/api/v1/provenance/block/12")["subject"] == "Hemi block 12"
     token_mints = get(client, f"/api/v1/provenance/token/0x{tunnel.HEMIBTC.hex()}")["items"]
@@ -225,7 +231,9 @@ def test_other_methods_are_json_405s_and_cors_allows_any_origin_to_get(client, c
         "/api/v1/blocks",
         headers={"Origin": "https://wallet.example", "Access-Control-Request-Method": "GET"},
     )
-    assert "GET" in preflight["Access-Control-Allow-Methods"] and "POST" not in preflight["Access-Control-Allow-Methods"]
+    assert (
+        "GET" in preflight["Access-Control-Allow-Methods"] and "POST" not in preflight["Access-Control-Allow-Methods"]
+    )
     assert "Access-Control-Allow-Origin" not in client.get("/blocks", headers={"Origin": "https://x.example"})
 
 

@@ -109,4 +109,6 @@ def test_swagger_ui_has_no_inline_script_or_style_and_uses_vendored_assets(clien
     script = [s for s in sources if "script" in s and s.startswith("/api/docs/")]
     assert script, sources
     init = client.get(script[0].replace("&amp;", "&"))
-    assert init.status_code == 200 and "javascript" in init["Content-Type"] and "SwaggerUIBundle" in init.content.decode()
+    assert (
+        init.status_code == 200 and "javascript" in init["Content-Type"] and "SwaggerUIBundle" in init.content.decode()
+    )
