@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench clean services-shell
+.PHONY: setup demo test lint bench schemathesis clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -33,6 +33,12 @@ demo: setup
 
 test: setup
 	$(PY) -m hemiscope.services run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# schemathesis against the live API on devnet data, long: 1000 cases per operation, up to 15 min.
+# (`make test` runs the same test bounded to about 45 s.)
+schemathesis: setup
+	HEMISCOPE_FUZZ_EXAMPLES=$${HEMISCOPE_FUZZ_EXAMPLES:-1000} HEMISCOPE_SCHEMATHESIS_SECONDS=$${HEMISCOPE_SCHEMATHESIS_SECONDS:-900} \
+	  $(PY) -m hemiscope.services run -- $(PY) -m pytest tests/provenance_e2e/test_api_schemathesis.py -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -12,6 +12,7 @@ import pytest
 
 from devnet.config import PopPolicy
 from devnet.constants import DEVNET_CHAIN_ID
+from devnet.scenarios import treasury_lock
 from devnet.stepped import SteppedNetwork, stepped_network
 
 
@@ -28,3 +29,23 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SteppedNetwork]
         }
         Path(os.environ["DEVNET_STATE_FILE"]).write_text(json.dumps(state))
         yield s
+
+
+@pytest.fixture
+def story(devnet, celery_worker_process, django_db_blocker):
+    """A treasury lock on the devnet, indexed from both chains by the real Celery worker (for
+    tests that need a transactional database: the browser and the API fuzzing run)."""
+    from tests.provenance_e2e.test_provenance_devnet import index_both_chains, mint_row
+
+    with django_db_blocker.unblock():
+        summary = treasury_lock.run(devnet.net)
+        index_both_chains(devnet)
+        mint = mint_row(summary["mint_tx_hash"])
+        assert mint is not None
+        return {
+            "mint_tx": summary["mint_tx_hash"].lower(),
+            "mint_block": mint.block.number,
+            "recipient": "0x" + bytes(mint.recipient).hex(),
+            "hemibtc": devnet.net.contracts["BTCToken"].lower(),
+            "keystone": summary["keystone_number"],
+        }

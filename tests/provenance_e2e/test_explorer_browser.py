@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from devnet.scenarios import treasury_lock
-
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,24 +90,6 @@ class Watched:
     def no_overflow(self, name: str):
         overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name}: page is {overflow}px wider than the viewport"
-
-
-@pytest.fixture
-def story(devnet, celery_worker_process, django_db_blocker):
-    from tests.provenance_e2e.test_provenance_devnet import index_both_chains, mint_row
-
-    with django_db_blocker.unblock():
-        summary = treasury_lock.run(devnet.net)
-        index_both_chains(devnet)
-        mint = mint_row(summary["mint_tx_hash"])
-        assert mint is not None
-        return {
-            "mint_tx": summary["mint_tx_hash"].lower(),
-            "mint_block": mint.block.number,
-            "recipient": "0x" + bytes(mint.recipient).hex(),
-            "hemibtc": devnet.net.contracts["BTCToken"].lower(),
-            "keystone": summary["keystone_number"],
-        }
 
 
 def pages(story) -> dict[str, str]:
