@@ -115,6 +115,7 @@ def test_the_explorer_in_a_real_browser(browser, live_server, story):
         every_page_type_renders_cleanly(browser, live_server, story, width)
     search_box_finds_the_mint_block_address_and_token(browser, live_server, story)
     from_the_home_page_to_the_mint_and_its_block_by_clicking_only(browser, live_server, story)
+    the_api_docs_render_under_the_strict_policy(browser, live_server, story)
 
 
 def every_page_type_renders_cleanly(browser, live_server, story, width):
@@ -173,6 +174,27 @@ def from_the_home_page_to_the_mint_and_its_block_by_clicking_only(browser, live_
         page.wait_for_url(re.compile("/tx/"))
         page.wait_for_load_state("networkidle")
         assert story["mint_tx"] in page.content() and "DepositConfirmed" in page.content()
+        assert not w.problems, w.problems
+    finally:
+        w.context.close()
+
+
+def the_api_docs_render_under_the_strict_policy(browser, live_server, story):
+    """Swagger UI at /api/docs/ (vendored assets, split init script) renders every operation
+    and can call one, with no CSP violation or other console error."""
+    w = Watched(browser, live_server.url, WIDTHS["desktop"])
+    try:
+        page = w.visit("/api/docs/")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        assert page.locator(".opblock").count() >= 30
+        block = page.locator(".opblock", has_text="/api/v1/blocks/{ident}/finality").first
+        block.locator(".opblock-summary").click()
+        page.locator(".try-out__btn").first.click()
+        page.locator("input[placeholder='ident']").fill(str(story["mint_block"]))
+        page.locator(".execute").first.click()
+        page.wait_for_selector(".live-responses-table .response-col_status", timeout=30_000)
+        assert "super_finality" in page.locator(".live-responses-table").inner_text()
+        page.screenshot(path=str(SHOTS / "api-docs.png"))
         assert not w.problems, w.problems
     finally:
         w.context.close()
