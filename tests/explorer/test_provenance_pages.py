@@ -33,7 +33,7 @@ def test_a_malformed_hash_is_a_400_that_says_what_is_wrong(client, db):
     assert response.status_code == 400
     assert "64 hex characters" in response.content.decode()
     assert client.get("/api/v1/provenance/mint/zz" + "0" * 62).json()["error"] == (
-        "a Hemi transaction hash must be hexadecimal"
+        "hash: a Hemi transaction hash must be hexadecimal"  # the API names the path parameter
     )
 
 
