@@ -1,8 +1,13 @@
-"""``/healthz``: is the database reachable, and is the Celery broker reachable?"""
+"""``/healthz``: is the database reachable, and is the Celery broker reachable?
+
+503 when either is not. 200 with ``"status": "warning"`` and a ``warnings`` list when the site
+serves but an indexer needs an operator (``hemiscope.indexer_alerts``).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -12,6 +17,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HealthWarning:
+    """A condition worth an operator's attention that does not stop the site serving."""
+
+    code: str  # stable, for alert rules: "hemi-wrong-chain", "bitcoin-reorg-too-deep", ...
+    message: str
 
 
 def _check_database() -> str | None:
@@ -47,4 +60,10 @@ def healthz(request):
         body["errors"] = problems
         log.warning("health check failed", extra={"failing": sorted(problems)})
         return JsonResponse(body, status=503)
+    from hemiscope.indexer_alerts import health_warnings
+
+    warnings = health_warnings()
+    if warnings:
+        body["status"] = "warning"
+        body["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
     return JsonResponse(body)

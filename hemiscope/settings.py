@@ -124,6 +124,10 @@ HEMI_BATCH_SIZE = env.env_int("HEMI_BATCH_SIZE", 100, minimum=1)
 HEMI_RPC_TIMEOUT_SECONDS = env.env_float("HEMI_RPC_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 BITCOIN_RPC_TIMEOUT_SECONDS = env.env_float("BITCOIN_RPC_TIMEOUT_SECONDS", 120.0, minimum=0.1)
 RPC_MAX_REPLY_BYTES = env.env_int("RPC_MAX_REPLY_MB", 128, minimum=1) * (1 << 20)
+# The deepest reorg each indexer undoes by itself (blocks it would orphan). A deeper one is
+# refused - nothing undone, an alert on /healthz and the home page - until an operator looks.
+BITCOIN_MAX_REORG_DEPTH = env.env_int("BITCOIN_MAX_REORG_DEPTH", 1000, minimum=1)
+HEMI_MAX_REORG_DEPTH = env.env_int("HEMI_MAX_REORG_DEPTH", 10_000, minimum=1)
 
 # --- HTTP, static files, security --------------------------------------------------------------
 

@@ -66,3 +66,30 @@ class WorkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.key} ({self.state})"
+
+
+class IndexerAlert(models.Model):
+    """A condition an operator must see: an indexer refused to go on (``core.errors.Refusal``).
+
+    At most one active row per (chain, code); seeing it again updates the message and
+    ``last_seen_at``. A later run that passes clears it (``cleared_at``); cleared rows stay as
+    history. Written by ``indexer.core.alerts``; read by ``/healthz`` and the home page.
+    """
+
+    chain = models.CharField(max_length=32)  # "bitcoin" or "hemi"
+    code = models.CharField(max_length=64)  # e.g. "wrong-chain", "reorg-too-deep"
+    message = models.TextField()
+    raised_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    seen = models.IntegerField(default=1)  # runs that met the condition while the alert was active
+    cleared_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain", "code"], condition=models.Q(cleared_at__isnull=True), name="indexer_alert_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain} {self.code}: {self.message[:80]}"

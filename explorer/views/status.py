@@ -10,6 +10,7 @@ from hemiscope import networks
 
 @page("explorer/status/home.html", "explorer/status/home_summary.html")
 def home(request):
+    from indexer.core import alerts
     from indexer.models import ChainCursor
 
     cursors = {c.chain: c for c in ChainCursor.objects.all()}
@@ -22,4 +23,5 @@ def home(request):
         "keystones": keystones.list_keystones(first_page(keystones.LIST, 6)),
         "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
         "alerts": keystones.recent_alerts(),
+        "indexer_alerts": alerts.active(),
     }

@@ -17,7 +17,7 @@ validator works on any branch, including a fork being evaluated during a reorg.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -155,6 +155,21 @@ def check_proof_of_work(header: BlockHeader, params: ChainParams) -> None:
     # The hash is compared as a 256-bit little-endian number: internal byte order, reversed.
     if int.from_bytes(header.hash_internal, "little") > target:
         raise HeaderRejected("high-hash", f"{header.hash_display} above target {header.bits:#010x}")
+
+
+def branch_work(headers: Sequence[BlockHeader], parent_hash_internal: bytes, params: ChainParams) -> int:
+    """Total proof of work of a run of headers built on ``parent_hash_internal``: what a reorg
+    onto that branch would gain. Each header must link to the one before and meet its own
+    target (a source cannot claim work it did not do), else :class:`HeaderRejected`."""
+    total = 0
+    parent = parent_hash_internal
+    for header in headers:
+        if header.prev_hash_internal != parent:
+            raise HeaderRejected("bad-prevblk", f"header {header.hash_display} does not link to {parent[::-1].hex()}")
+        check_proof_of_work(header, params)
+        total += block_work(header.bits)
+        parent = header.hash_internal
+    return total
 
 
 def calculate_next_work(

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from indexer.bitcoin import ingest, reorg
-from indexer.bitcoin.chain import SYNC_LOCK
+from indexer.bitcoin import identity, ingest, reorg
+from indexer.bitcoin.chain import CHAIN, SYNC_LOCK
 from indexer.bitcoin.decode import decode_block
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.bitcoin.source import BitcoinSource
 from indexer.bitcoin.vaults import rescan_block
+from indexer.core import alerts
 from indexer.core.locks import session_lock
 
 log = logging.getLogger(__name__)
@@ -151,19 +152,43 @@ def _run(
     early after ``max_blocks`` blocks or once ``time_budget_s`` is spent (tasks must finish
     inside Celery's time limit; the next run continues from the cursor).
 
-    1. Anchor an empty index (headers below the start height).
-    2. Undo a reorg if our tip left the source's chain.
+    1. Anchor an empty index (headers below the start height), once the source's genesis is
+       the network's (``identity.verify``).
+    2. Undo a reorg if our tip left the source's chain (``reorg.rewind`` refuses another
+       chain, a reorg deeper than ``BITCOIN_MAX_REORG_DEPTH`` and a branch with less work).
     3. Per batch: fetch hashes (one request), then raw blocks FETCH_CHUNK at a time, and write
        each block in its own transaction. A block that does not extend the cursor means the
        source reorged under us: rewind to the fork and continue from there.
     """
+    # A refusal is recorded as a visible alert; a follow run that passes clears it.
+    with alerts.watch(CHAIN, clear_on_success=what == "follow"):
+        return _ingest_range(
+            source, start_if_empty, end, max_blocks, batch_size, progress, bitcoin_network, what, time_budget_s
+        )
+
+
+def _ingest_range(
+    source: BitcoinSource,
+    start_if_empty: int,
+    end: int | None,
+    max_blocks: int | None,
+    batch_size: int | None,
+    progress: ProgressCallback | None,
+    bitcoin_network: str,
+    what: str,
+    time_budget_s: float | None,
+) -> SyncResult:
     batch_size = batch_size or settings.BITCOIN_BATCH_SIZE
     tip = source.tip_height()
     target = tip if end is None else min(end, tip)
+    # Where this index starts: its stored block there is one of the anchors identity checks.
+    start_height = start_if_empty
+    if ingest.get_cursor() is None:
+        identity.verify(source, bitcoin_network, start_height)
     anchor(source, start_if_empty, bitcoin_network)
     result = SyncResult(tip_height=tip, cursor_height=None)
     if not _tip_agrees(source, tip):
-        reorg.rewind(source)
+        reorg.rewind(source, bitcoin_network=bitcoin_network, start_height=start_height)
         result.rewinds += 1
     cursor = ingest.get_cursor()
     next_height = start_if_empty if cursor is None else cursor.height + 1
@@ -185,7 +210,7 @@ def _run(
                 except ingest.NotOnTip:
                     if result.rewinds >= MAX_REWINDS_PER_RUN:
                         raise
-                    fork = reorg.rewind(source)
+                    fork = reorg.rewind(source, bitcoin_network=bitcoin_network, start_height=start_height)
                     result.rewinds += 1
                     next_height = fork.fork_height + 1
                     rewound = True

@@ -18,7 +18,7 @@ from django.conf import settings
 from hemiscope import networks
 from indexer.bitcoin import sync
 from indexer.bitcoin.connect import source_for
-from indexer.core.errors import TransientError
+from indexer.core.errors import Refusal, TransientError
 from indexer.core.retry import TASK_RETRY, task_countdown
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ def follow_tip(self, max_blocks: int | None = None) -> dict:
         source = source_for(network)
         try:
             result = sync.follow_tip(source, max_blocks=max_blocks, time_budget_s=_TIME_BUDGET_S)
+        except Refusal as exc:
+            # Recorded as an alert by the sync; the next beat run checks again (see hemi tasks).
+            return {"refused": exc.code, "error": str(exc)}
         except TransientError as exc:
             raise self.retry(exc=exc, countdown=task_countdown(self.request.retries)) from exc
         finally:

@@ -34,3 +34,28 @@ class PermanentError(IndexerError):
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TransientError)
+
+
+class Refusal(PermanentError):
+    """The indexer stops on purpose: going on would write something wrong (follow another
+    chain, undo more history than an operator allowed, store a block it cannot verify).
+
+    Nothing was written. The sync loop records it as a visible alert (``indexer.core.alerts``,
+    shown on ``/healthz`` and the home page under ``code``); every later run checks again, so
+    the alert clears by itself once the node (or the operator's settings) make the run pass.
+    """
+
+    code = "refused"
+
+
+class WrongChain(Refusal):
+    """The node is not on the chain this database indexes: another chain id or genesis, or
+    its block at the first stored height is another block (a reset devnet, a wrong URL)."""
+
+    code = "wrong-chain"
+
+
+class ReorgTooDeep(Refusal):
+    """A reorg would orphan more blocks than ``BITCOIN_MAX_REORG_DEPTH`` / ``HEMI_MAX_REORG_DEPTH``."""
+
+    code = "reorg-too-deep"

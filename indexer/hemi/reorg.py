@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from indexer.core import cursor as chain_cursor
-from indexer.hemi import tokens_ingest
+from indexer.core.errors import ReorgTooDeep, WrongChain
+from indexer.hemi import identity, tokens_ingest
 from indexer.hemi.chain import CHAIN, WRITER
 from indexer.hemi.models import (
     Block,
@@ -35,9 +38,9 @@ logger = logging.getLogger(__name__)
 
 # Walk-back batch: hashes compared per RPC round trip.
 WALK_BATCH = 32
-# Hemi is an OP-stack rollup: unsafe-head reorgs are short. Anything deeper than this means
-# the node is on another network or was reset, which needs an operator, not an automatic undo.
-MAX_REORG_DEPTH = 10_000
+# The deepest reorg undone automatically is settings.HEMI_MAX_REORG_DEPTH (10 000 by default):
+# Hemi is an OP-stack rollup whose unsafe-head reorgs are short; anything deeper more likely
+# means a node on another network or reset, which needs an operator, not an automatic undo.
 
 # Every row type that carries ``canonical`` and a ``block`` foreign key.
 DERIVED_MODELS = (
@@ -51,10 +54,6 @@ DERIVED_MODELS = (
     WithdrawalInitiation,
     WithdrawalChallenge,
 )
-
-
-class ReorgTooDeep(RuntimeError):
-    """No common ancestor within MAX_REORG_DEPTH blocks of the stored chain."""
 
 
 class CursorMoved(RuntimeError):
@@ -79,24 +78,27 @@ class ReorgReport:
     balances_recomputed: int
 
 
-def find_fork_point(rpc: HemiRpc, from_number: int) -> ForkPoint:
+def find_fork_point(rpc: HemiRpc, from_number: int, stored_top: int | None = None) -> ForkPoint:
     """Walk back from ``from_number`` to the highest block the node and the DB agree on.
 
     1. Read the stored canonical hashes for a window of heights (newest first).
     2. Ask the node for its block hashes at the same heights in one batch.
     3. The first height (going down) where both agree is the fork point; if the window has
-       none, move the window down and repeat.
-    4. If we run out of stored blocks, the fork is below our data: the fork point is the
-       height just under the lowest stored canonical block (hash from the node).
+       none, move the window down and repeat - but never below ``stored_top`` (our highest
+       canonical block) minus ``HEMI_MAX_REORG_DEPTH``: a fork there would orphan more blocks
+       than allowed, and :class:`ReorgTooDeep` is raised before anything is written.
+    4. A node that shares no block with ours down to the first stored one is on another
+       chain (``WrongChain``): stored blocks are never all orphaned.
     """
     lowest = Block.objects.canonical().order_by("number").values_list("number", flat=True).first()
     if lowest is None:
         return ForkPoint(from_number, None)
-    top = from_number
-    while top >= lowest:
-        if from_number - top > MAX_REORG_DEPTH:
-            raise ReorgTooDeep(f"no common ancestor within {MAX_REORG_DEPTH} blocks below {from_number}")
-        bottom = max(lowest, top - WALK_BATCH + 1)
+    limit = settings.HEMI_MAX_REORG_DEPTH
+    stored_top = from_number if stored_top is None else stored_top
+    floor = max(lowest, stored_top - limit)  # the lowest fork that orphans at most `limit` blocks
+    top = min(from_number, stored_top)
+    while top >= floor:
+        bottom = max(floor, top - WALK_BATCH + 1)
         stored = dict(
             Block.objects.canonical()
             .filter(number__gte=bottom, number__lte=top)
@@ -110,10 +112,13 @@ def find_fork_point(rpc: HemiRpc, from_number: int) -> ForkPoint:
             if h in stored and h in node_hashes and bytes(stored[h]) == node_hashes[h]:
                 return ForkPoint(h, node_hashes[h])
         top = bottom - 1
-    below = lowest - 1
-    if below < 0:
-        return ForkPoint(-1, None)
-    return ForkPoint(below, rpc.block_hashes([below])[below])
+    if floor > lowest:
+        raise ReorgTooDeep(
+            f"the Hemi node's chain leaves ours more than {limit} blocks below our tip {stored_top}: a reorg "
+            f"deeper than HEMI_MAX_REORG_DEPTH={limit}. Refusing to undo it (nothing was orphaned). If the reorg is "
+            f"real, raise HEMI_MAX_REORG_DEPTH and the next run undoes it; else point HEMI_RPC_URL at another node"
+        )
+    raise WrongChain(f"the Hemi node shares no block with the indexed chain down to block {lowest}")
 
 
 def orphan_above(fork: ForkPoint, seen: tuple[int, bytes] | None = None) -> ReorgReport:
@@ -159,17 +164,24 @@ def orphan_above(fork: ForkPoint, seen: tuple[int, bytes] | None = None) -> Reor
     return report
 
 
-def handle_reorg(rpc: HemiRpc, suspect_number: int) -> ReorgReport:
+def handle_reorg(rpc: HemiRpc, suspect_number: int, *, network: Any = None) -> ReorgReport:
     """Find the fork at or below ``suspect_number`` and orphan the stored branch above it.
 
-    The walk-back reads the node outside any transaction; if the cursor moved meanwhile
-    (another writer handled a reorg), walk again from the new state, a bounded number of times.
+    First the node's identity (``identity.verify``): a node on another chain would look like
+    a reorg below everything stored. The walk-back reads the node outside any transaction; if
+    the cursor moved meanwhile (another writer handled a reorg), walk again from the new
+    state, a bounded number of times.
     """
+    if network is None:
+        from hemiscope import networks
+
+        network = networks.current()
+    identity.verify(rpc, network)
     for attempt in range(MAX_WALKS):
         seen = chain_cursor.position(CHAIN)
         top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
         start = min(suspect_number, top) if top is not None else suspect_number
-        fork = find_fork_point(rpc, start)
+        fork = find_fork_point(rpc, start, top)
         try:
             return orphan_above(fork, seen)
         except CursorMoved:

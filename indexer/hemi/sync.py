@@ -27,8 +27,9 @@ from typing import Any
 from django.conf import settings
 
 from indexer import gctuning
+from indexer.core import alerts
 from indexer.core import cursor as chain_cursor
-from indexer.hemi import ingest, reorg
+from indexer.hemi import identity, ingest, reorg
 from indexer.hemi.chain import CHAIN
 from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready, process_workers
 from indexer.hemi.models import Block
@@ -123,7 +124,7 @@ def _run(
             suspect = writer.ingest_all(batches)
         if suspect is None:
             break
-        report = reorg.handle_reorg(rpc, suspect)
+        report = reorg.handle_reorg(rpc, suspect, network=network)
         state.reorgs += 1
         next_number = report.fork.number + 1
         state.current = report.fork.number
@@ -202,28 +203,45 @@ def follow_tip(
 ) -> SyncProgress:
     """Index from the cursor to the node's tip (at most ``max_blocks`` blocks this call).
 
-    1. No cursor: start at the network's ``tunnel_start_block``.
-    2. With a cursor: if the node's block at the cursor height differs from the cursor's hash
-       (or the node is now shorter), handle the reorg first.
+    1. No cursor: check the node's identity (chain id, genesis; ``identity.verify``) and start
+       at the network's ``tunnel_start_block``.
+    2. With a cursor: check the chain id and read the node's block at the cursor height in one
+       request; if it differs from the cursor's hash (or the node is now shorter), handle the
+       reorg first (which verifies the node's identity before undoing anything).
     3. Ingest cursor + 1 .. tip.
+
+    A refusal (another chain, a reorg deeper than ``HEMI_MAX_REORG_DEPTH``, a block that does
+    not verify in strict mode) is recorded as an alert; a run that passes clears it.
     """
     if network is None:
         from hemiscope import networks
 
         network = networks.current()
+    with alerts.watch(CHAIN):
+        return _follow(rpc, max_blocks, progress, after_commit, config, network, batch_size)
+
+
+def _follow(
+    rpc: HemiRpc,
+    max_blocks: int | None,
+    progress: ProgressCallback | None,
+    after_commit: ingest.AfterCommit | None,
+    config: ingest.IngestConfig | None,
+    network: Any,
+    batch_size: int | None,
+) -> SyncProgress:
     config = config or ingest.IngestConfig.from_network(network)
     tip = rpc.block_number()
     cursor = cursor_position()
     reorgs = 0
     if cursor is None:
+        identity.verify(rpc, network)
         start = network.tunnel_start_block
     else:
         height, cursor_hash = cursor
-        node_hash = None
-        if height <= tip:
-            node_hash = rpc.block_hashes([height])[height]
+        node_hash = identity.check_run(rpc, network, height)  # None when the node is now shorter
         if node_hash != cursor_hash:
-            report = reorg.handle_reorg(rpc, min(height, tip))
+            report = reorg.handle_reorg(rpc, min(height, tip), network=network)
             reorgs += 1
             start = report.fork.number + 1
         else:
@@ -256,19 +274,28 @@ def backfill(
     network: Any = None,
     batch_size: int | None = None,
 ) -> SyncProgress:
-    """Ingest blocks ``start``..``end`` (inclusive). Blocks already stored are no-ops."""
+    """Ingest blocks ``start``..``end`` (inclusive). Blocks already stored are no-ops.
+
+    The node's identity is verified first: a range below the first stored block links to
+    nothing stored, so only that check ties it to the indexed chain."""
     if end < start:
         raise ValueError(f"empty range {start}..{end}")
-    return _run(
-        rpc,
-        start,
-        end,
-        progress=progress,
-        after_commit=after_commit,
-        config=config,
-        batch_size=batch_size,
-        network=network,
-    )
+    if network is None:
+        from hemiscope import networks
+
+        network = networks.current()
+    with alerts.watch(CHAIN, clear_on_success=False):
+        identity.verify(rpc, network)
+        return _run(
+            rpc,
+            start,
+            end,
+            progress=progress,
+            after_commit=after_commit,
+            config=config,
+            batch_size=batch_size,
+            network=network,
+        )
 
 
 def stored_tip() -> int | None:

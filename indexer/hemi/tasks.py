@@ -17,7 +17,7 @@ from celery import shared_task
 from django.conf import settings
 
 from indexer.core import work
-from indexer.core.errors import TransientError
+from indexer.core.errors import Refusal, TransientError
 from indexer.core.locks import session_lock
 from indexer.core.retry import TASK_RETRY, task_countdown
 from indexer.hemi import sync
@@ -75,7 +75,12 @@ def follow_tip(self: Any, max_blocks: int | None = None) -> dict:
             return {"skipped": "another follow_tip run holds the lock"}
         with _task_client(self) as rpc:
             limit = max_blocks or settings.HEMI_BATCH_SIZE * FOLLOW_MAX_BLOCKS_DEFAULT_BATCHES
-            state = sync.follow_tip(rpc, limit, after_commit=_nudge)
+            try:
+                state = sync.follow_tip(rpc, limit, after_commit=_nudge)
+            except Refusal as exc:
+                # Recorded as an alert by the sync; the next beat run checks again. Not a
+                # task failure: retrying cannot help, and an error per tick helps nobody.
+                return {"refused": exc.code, "error": str(exc)}
     return {"height": state.current, "blocks": state.blocks, "txs": state.txs, "reorgs": state.reorgs}
 
 

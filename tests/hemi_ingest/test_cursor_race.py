@@ -53,8 +53,8 @@ def test_a_stale_reorg_walk_cannot_orphan_the_branch_another_writer_just_indexed
     real_find = reorg.find_fork_point
     errors: list[BaseException] = []
 
-    def find_then_wait(rpc, number):
-        fork = real_find(rpc, number)
+    def find_then_wait(rpc, number, *rest):
+        fork = real_find(rpc, number, *rest)
         if threading.current_thread().name == "writer-a":
             walked.set()
             assert go.wait(30), "the test never let writer A go on"
