@@ -66,6 +66,8 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     net = networks.current()
     if not mint.canonical:
         raise EvidenceUnavailable("the mint is not on the canonical Hemi chain")
+    if (flagged := tunnel_audit.integrity_wait(mint.block)) is not None:
+        raise EvidenceUnavailable(f"pending ({flagged})")
     deposit = tunnel_audit.deposit_for(mint)
     if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint)) is not None:
         raise EvidenceUnavailable(f"pending ({waiting})")

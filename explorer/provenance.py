@@ -42,6 +42,8 @@ class Provenance:
 
 def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None) -> Link:
     """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
+    if (flagged := tunnel_audit.integrity_wait(mint.block)) is not None:
+        return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({flagged})"),))
     if deposit is None or hvm is None:
         waiting = tunnel_audit.deposit_wait_reason(mint) if deposit is None else None
         if waiting is not None:
@@ -80,8 +82,11 @@ def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, st
 
 
 def hemi_block_link(block: Block) -> Link:
-    """The Hemi block is canonical and hash-linked to the keystone that covers it."""
+    """The Hemi block is canonical and hash-linked to the keystone that covers it (and was
+    verified when stored: a block flagged by lenient verification is pending, not verified)."""
     checks = []
+    if (flagged := tunnel_audit.integrity_wait(block)) is not None:
+        checks.append(Check("block re-hashed", PENDING, f"pending ({flagged})"))
     if block.canonical:
         checks.append(Check("block is canonical", VERIFIED, f"block {block.number} on our canonical chain"))
     else:

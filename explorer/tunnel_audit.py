@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
 from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit
 from indexer.crosschain.pending import deposit_wait
-from indexer.hemi.models import DepositConfirmation, HvmHeader, HvmUpdate, TokenTransfer
+from indexer.hemi.models import Block, BlockIntegrityIssue, DepositConfirmation, HvmHeader, HvmUpdate, TokenTransfer
 from indexer.hemi.records import ZERO_ADDRESS
 
 MIN_DEPOSIT_CONFIRMATIONS = 4
@@ -77,6 +77,17 @@ def deposit_wait_reason(mint: DepositConfirmation) -> str | None:
     return deposit_wait(bytes(mint.vault), None if view is None else bytes(view.canonical_tip_internal))
 
 
+def integrity_wait(block: Block) -> str | None:
+    """Why nothing in ``block`` can be judged: it was stored although re-hash checks failed
+    (``HEMI_VERIFY_STRICT`` off), so its events may not be what the chain committed to."""
+    failed = list(
+        BlockIntegrityIssue.objects.filter(block_id=block.pk).order_by("id").values_list("check_name", flat=True)[:3]
+    )
+    if not failed:
+        return None
+    return f"integrity: Hemi block {block.number} was stored unverified, its {', '.join(failed)} failed to recompute"
+
+
 def confirmations_check(name: str, confirmations: int | None, how: str) -> Check:
     """The hVM-confirmations rule; a tip we have not indexed yet is pending, not failed."""
     if confirmations is None:
@@ -114,6 +125,8 @@ def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, depos
     if deposit is _UNSET:
         deposit = deposit_for(mint)
     evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
+    if (flagged := integrity_wait(mint.block)) is not None:
+        return Link("Bitcoin lock", (Check("Hemi block integrity", PENDING, f"pending ({flagged})"),), evidence)
     if deposit is None and (waiting := deposit_wait_reason(mint)) is not None:
         checks.append(
             Check(

@@ -14,7 +14,17 @@ from hemiscope.health import HealthWarning
 
 
 def health_warnings(readings: Any = None) -> list[HealthWarning]:
+    from explorer.queries.blocks import integrity_summary
     from indexer.core import alerts
 
     out = [HealthWarning(f"{a.chain}-{a.code}", f"{a.chain} indexing stopped: {a.message}") for a in alerts.active()]
+    integrity = integrity_summary(limit=1)
+    if integrity:
+        out.append(
+            HealthWarning(
+                "hemi-integrity",
+                f"{integrity.count} Hemi block(s) stored with failed re-hash checks (HEMI_VERIFY_STRICT is off), "
+                f"the newest {integrity.latest[0].number}; their mints read pending (integrity)",
+            )
+        )
     return out

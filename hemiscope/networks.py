@@ -39,6 +39,10 @@ class NetworkPreset:
     keystone_period: int = 25
     # Client-side limit for the public RPC (documented at about 300 requests per minute).
     hemi_rpc_requests_per_minute: int = 300
+    # HEMI_VERIFY_STRICT: a block we cannot re-hash stops the indexer (True) or is stored
+    # flagged while indexing goes on (False). On a real chain one encoding we get wrong must
+    # not stop the explorer; on the devnet, where we produce every block, it is a bug to see.
+    verify_strict: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -94,6 +98,7 @@ PRESETS: dict[str, NetworkPreset] = {
         tunnel_start_block=0,
         bitcoin_start_height=0,
         hemi_rpc_requests_per_minute=0,  # 0 = unlimited: it is our own local node
+        verify_strict=True,
     ),
 }
 
@@ -145,6 +150,7 @@ def resolve(name: str, base_dir: Path) -> NetworkPreset:
         hemi_rpc_requests_per_minute=env.env_int(
             "HEMI_RPC_REQUESTS_PER_MINUTE", preset.hemi_rpc_requests_per_minute, minimum=0
         ),
+        verify_strict=env.env_bool("HEMI_VERIFY_STRICT", preset.verify_strict),
     )
 
 

@@ -9,7 +9,7 @@ from explorer.finality import Finality
 from explorer.queries import keystones as keystone_queries
 from explorer.queries.cursor import Page, PageRequest
 from indexer.bitcoin.models import BitcoinBlock
-from indexer.hemi.models import Block, HvmHeader, HvmUpdate, Keystone, PopPayout, Transaction
+from indexer.hemi.models import Block, BlockIntegrityIssue, HvmHeader, HvmUpdate, Keystone, PopPayout, Transaction
 from indexer.keystone import is_keystone_number
 
 LIST = "blocks"
@@ -132,3 +132,39 @@ def keystone_of(block: Block) -> Keystone | None:
 
 def block_finality(block: Block) -> Finality:
     return anchoring.block_finality(block.number)
+
+
+# --------------------------------------------------------------------------- integrity
+# Blocks stored although a re-hash check failed (HEMI_VERIFY_STRICT off): their pages, the
+# home page, /healthz and the API say so; their mints read "pending (integrity)".
+
+
+def integrity_issues(block: Block) -> list[BlockIntegrityIssue]:
+    """The re-hash checks ``block`` failed (empty: it verified); 1 query."""
+    return list(BlockIntegrityIssue.objects.filter(block=block).order_by("id"))
+
+
+def integrity_by_block(block_ids: list[int]) -> dict[int, list[BlockIntegrityIssue]]:
+    """Failed checks of several blocks at once (lists and API pages); 1 query."""
+    out: dict[int, list[BlockIntegrityIssue]] = {}
+    for issue in BlockIntegrityIssue.objects.filter(block_id__in=block_ids).order_by("id"):
+        out.setdefault(issue.block_id, []).append(issue)
+    return out
+
+
+@dataclass(frozen=True)
+class IntegritySummary:
+    count: int  # canonical blocks stored with failed checks
+    latest: list[Block]  # the newest few of them
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+def integrity_summary(limit: int = 5) -> IntegritySummary:
+    """How many canonical blocks carry failed checks, and the newest ``limit``; 2 small queries
+    (the issue table holds only flagged blocks)."""
+    flagged = Block.objects.canonical().filter(id__in=BlockIntegrityIssue.objects.values("block_id"))
+    count = flagged.count()
+    latest = list(flagged.defer("header_rlp").order_by("-number")[:limit]) if count else []
+    return IntegritySummary(count, latest)

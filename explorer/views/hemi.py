@@ -51,6 +51,7 @@ def block_detail(request, ident: str):
             numbers=range(keystone_number, (finality.anchoring_keystone_number or keystone_number) + 1, 25), limit=10
         ),
         "hvm": blocks.hvm_panel(block),
+        "integrity": blocks.integrity_issues(block),
         "payouts": blocks.pop_payouts(block),
         "previous": previous,
         "next": following,
@@ -81,7 +82,13 @@ def tx_detail(request, tx_hash: str):
             raw_fields = [("0x" + x.hex()) if isinstance(x, bytes) else repr(x) for x in payload]
         except Exception as exc:
             raw_fields = [f"does not decode as RLP: {exc}"]
-    return {"d": detail, "tx": tx, "show_raw": show_raw, "raw_fields": raw_fields}
+    return {
+        "d": detail,
+        "tx": tx,
+        "show_raw": show_raw,
+        "raw_fields": raw_fields,
+        "integrity": blocks.integrity_issues(tx.block),
+    }
 
 
 @page("explorer/hemi/address.html")

@@ -24,4 +24,5 @@ def home(request):
         "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
         "alerts": keystones.recent_alerts(),
         "indexer_alerts": alerts.active(),
+        "integrity": blocks.integrity_summary(),
     }

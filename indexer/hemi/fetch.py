@@ -97,13 +97,15 @@ class Ready:
     rejected: BlockRejected | None = None
 
 
-def fetch_ready(rpc: HemiRpc, numbers: list[int], accept_impersonated: bool) -> list[Ready]:
+def fetch_ready(rpc: HemiRpc, numbers: list[int], accept_impersonated: bool, strict: bool = True) -> list[Ready]:
     """Fetch, verify and lay out ``numbers``; stops after the first refused block (nothing
-    after it is written)."""
+    after it is written). ``strict``: HEMI_VERIFY_STRICT (see ``verify.prepare_block``)."""
     out = []
     for item in fetch_blocks(rpc, numbers):
         try:
-            prepared = prepare_block(item.block, item.receipts, accept_impersonated=accept_impersonated)
+            prepared = prepare_block(
+                item.block, item.receipts, accept_impersonated=accept_impersonated, strict=strict
+            )
         except BlockRejected as exc:
             out.append(Ready(None, None, exc))
             break
@@ -114,20 +116,25 @@ def fetch_ready(rpc: HemiRpc, numbers: list[int], accept_impersonated: bool) -> 
 _process_client: HemiRpc | None = None
 
 
-def _fetch_ready_in_process(url: str, per_minute: int, numbers: list[int], accept_impersonated: bool) -> list[Ready]:
+def _fetch_ready_in_process(
+    url: str, per_minute: int, numbers: list[int], accept_impersonated: bool, strict: bool
+) -> list[Ready]:
     global _process_client
     if _process_client is None:
         _process_client = HemiRpc(url, requests_per_minute=per_minute)
-    return fetch_ready(_process_client, numbers, accept_impersonated)
+    return fetch_ready(_process_client, numbers, accept_impersonated, strict)
 
 
 class Fetcher:
     """Verified chunks of blocks, handed back in chain order, up to 2 x workers in flight."""
 
-    def __init__(self, rpc: HemiRpc, workers: int, accept_impersonated: bool, *, processes: bool = False) -> None:
+    def __init__(
+        self, rpc: HemiRpc, workers: int, accept_impersonated: bool, *, processes: bool = False, strict: bool = True
+    ) -> None:
         self.rpc = rpc
         self.workers = workers
         self.accept_impersonated = accept_impersonated
+        self.strict = strict
         self.processes = processes
         self._local = threading.local()
         self._clients: list[HemiRpc] = []
@@ -139,7 +146,7 @@ class Fetcher:
             client = self._local.rpc = self.rpc.clone()
             with self._lock:
                 self._clients.append(client)
-        return fetch_ready(client, numbers, self.accept_impersonated)
+        return fetch_ready(client, numbers, self.accept_impersonated, self.strict)
 
     def _executor(self) -> tuple[Executor, object]:
         if self.processes:
@@ -153,7 +160,9 @@ class Fetcher:
             pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=gctuning.use_ingest_thresholds)
 
             def submit(numbers: list[int]) -> Future:
-                return pool.submit(_fetch_ready_in_process, self.rpc.url, per_minute, numbers, self.accept_impersonated)
+                return pool.submit(
+                    _fetch_ready_in_process, self.rpc.url, per_minute, numbers, self.accept_impersonated, self.strict
+                )
 
             return pool, submit
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hemi-fetch")

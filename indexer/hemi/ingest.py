@@ -28,7 +28,7 @@ from indexer.hemi.block_extras import MissingPrevKeystone
 from indexer.hemi.chain import CHAIN, TOKEN_METADATA, VAULT_CUSTODY, WRITER
 from indexer.hemi.events import TokenTransfer as TokenTransferEvent
 from indexer.hemi.layout import BlockLayout
-from indexer.hemi.models import Address, Block, Log, Token, TokenTransfer, Transaction
+from indexer.hemi.models import Address, Block, BlockIntegrityIssue, Log, Token, TokenTransfer, Transaction
 from indexer.hemi.reorg import reinstate_block
 from indexer.hemi.verify import BlockRejected, PreparedBlock, anvil_impersonated_hash, l1_origin_of, prepare_block
 
@@ -66,6 +66,8 @@ class IngestConfig:
     tunnel_manager: bytes | None
     # Devnet only: accept anvil's hash for impersonated transactions (verify.anvil_impersonated_hash).
     accept_impersonated: bool = False
+    # HEMI_VERIFY_STRICT: a failed re-hash check stops the sync (True) or flags the block (False).
+    verify_strict: bool = True
 
     @classmethod
     def from_network(cls, network: Any = None) -> IngestConfig:
@@ -77,6 +79,7 @@ class IngestConfig:
         return cls(
             tunnel_manager=bytes.fromhex(manager[2:]) if manager else None,
             accept_impersonated=network.name == "devnet",
+            verify_strict=network.verify_strict,
         )
 
 
@@ -105,7 +108,9 @@ def ingest_block(
 ) -> IngestResult:
     """Verify and store one block (see ``verify.prepare_block`` and :func:`write_block`)."""
     config = config or IngestConfig.from_network()
-    prepared = prepare_block(block_json, receipts_json, accept_impersonated=config.accept_impersonated)
+    prepared = prepare_block(
+        block_json, receipts_json, accept_impersonated=config.accept_impersonated, strict=config.verify_strict
+    )
     return write_block(prepared, prev_keystone_hash=prev_keystone_hash, config=config, after_commit=after_commit)
 
 
@@ -328,7 +333,8 @@ def _insert_run(
     3. One pipeline: the block rows, new tokens, the token ids. Then one binary COPY each for
        transactions, logs and transfers. One more pipeline: balance deltas, first-seen
        addresses, the cursor move.
-    4. Per block with extras: hVM updates, PoP payouts, tunnel rows, keystone.
+    4. Per block with extras: hVM updates, PoP payouts, tunnel rows, keystone; per block that
+       failed a re-hash check (lenient verification), its integrity issues.
     """
     block_ids, all_tx_ids, all_log_ids, all_transfer_ids = ids
     tx_rows: list[tuple] = []
@@ -407,6 +413,19 @@ def _insert_run(
             prepared, block_id, tx_ids, log_pairs, log_ids, config.tunnel_manager
         )
         block_extras.insert_keystone(prepared, block_id, prev_keystone_hash)
+    flagged = [
+        BlockIntegrityIssue(
+            block_id=block_id, check_name=i.check, expected=i.expected, found=i.found, tx_index=i.tx_index
+        )
+        for (rows, _), block_id in zip(items, block_ids, strict=True)
+        for i in rows.integrity
+    ]
+    if flagged:
+        BlockIntegrityIssue.objects.bulk_create(flagged)
+        logger.warning(
+            "hemi blocks stored with failed integrity checks (HEMI_VERIFY_STRICT is off)",
+            extra={"blocks": sorted({rows.number for rows, _ in items if rows.integrity}), "issues": len(flagged)},
+        )
     return results
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from indexer.hemi import events
 from indexer.hemi.hvm import UPDATE_HVM_STATE_SELECTOR
 from indexer.hemi.records import SYSTEM_TX_TYPES, ZERO_ADDRESS
-from indexer.hemi.verify import PreparedBlock
+from indexer.hemi.verify import IntegrityIssue, PreparedBlock
 from indexer.keystone import is_keystone_number
 
 # (column, PostgreSQL type) of each row tuple, in order.
@@ -69,6 +69,8 @@ class BlockLayout:
     seen: dict[bytes, bool]  # every address the block touches -> known to be a contract
     # The verified records, only when the block has hVM/PoP/tunnel/keystone rows to derive.
     extras: PreparedBlock | None
+    # Re-hash checks the block failed (lenient verification): stored with it, flagged.
+    integrity: tuple[IntegrityIssue, ...] = ()
 
 
 def needs_extras(prepared: PreparedBlock) -> bool:
@@ -136,4 +138,5 @@ def lay_out(prepared: PreparedBlock) -> BlockLayout:
         transfers=transfers,
         seen=seen,
         extras=prepared if needs_extras(prepared) else None,
+        integrity=prepared.integrity,
     )

@@ -54,6 +54,25 @@ class Block(models.Model):
         return f"hemi block {self.number} 0x{bytes(self.hash).hex()}"
 
 
+class BlockIntegrityIssue(models.Model):
+    """A re-hash check a stored block failed (``HEMI_VERIFY_STRICT`` off; see ``verify.py``).
+
+    The block and its rows were stored as the node served them, but Hemiscope could not
+    recompute what the header commits to: its pages carry an integrity alert, ``/healthz`` a
+    warning, and its mints read "pending (integrity)". Rare: one row per failed check.
+    """
+
+    block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="integrity_issues")
+    check_name = models.CharField(max_length=64)  # "receiptsRoot", "transaction hash", ...
+    expected = models.TextField()  # what the chain says (0x-hex)
+    found = models.TextField()  # what we recomputed (0x-hex), or why we could not
+    tx_index = models.IntegerField(null=True)  # the transaction / receipt concerned, if one
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"block {self.block_id} {self.check_name}: expected {self.expected}, found {self.found}"
+
+
 # Ingest-path tables: a ForeignKey whose column leads a composite index or unique constraint
 # gets no index of its own (db_index=False) - the composite serves every lookup by it, and each
 # index is one more btree insert per row (50+ rows per block).

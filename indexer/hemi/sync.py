@@ -114,7 +114,7 @@ def _run(
     # Daemonic processes (Celery prefork children) may not start child processes.
     processes = end - start + 1 >= PROCESS_MIN_BLOCKS and not multiprocessing.current_process().daemon
     workers = process_workers() if processes else FETCH_WORKERS
-    fetcher = Fetcher(rpc, workers, config.accept_impersonated, processes=processes)
+    fetcher = Fetcher(rpc, workers, config.accept_impersonated, processes=processes, strict=config.verify_strict)
     chunk = max(1, min(batch_size, FETCH_CHUNK))
     next_number = start
     while next_number <= end:
