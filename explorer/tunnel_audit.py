@@ -71,10 +71,61 @@ def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tu
 
 def deposit_wait_reason(mint: DepositConfirmation) -> str | None:
     """What a mint whose deposit is not found still waits for (a vault custody read, a
-    Bitcoin rescan, Bitcoin indexing up to the mint's hVM view), or None: then nothing
-    unfinished could reveal the deposit, and "unbacked" is a finding, not a guess."""
+    Bitcoin rescan, Bitcoin indexing up to the mint's hVM view, Bitcoin heights below the
+    indexed range), or None: then nothing unindexed or unfinished could reveal the deposit,
+    and "unbacked" is a finding, not a guess."""
     view = hvm_view_at(mint.block.number)
-    return deposit_wait(bytes(mint.vault), None if view is None else bytes(view.canonical_tip_internal))
+    waiting = deposit_wait(bytes(mint.vault), None if view is None else bytes(view.canonical_tip_internal))
+    return waiting if waiting is not None else below_indexed_range()
+
+
+def lowest_creditable_height() -> int:
+    """The lowest Bitcoin height a deposit the tunnel credits can lie at.
+
+    The tunnel confirms deposits through the hVM, which only knows Bitcoin from its own
+    genesis on: the preset's ``hvm_bitcoin_genesis_height`` where known (testnet, mainnet),
+    else the lowest stored block the hVM was ever sent (its headers relayed in
+    ``updateHvmState``), else 0 - nothing known, so any height could hold it.
+    """
+    from hemiscope import networks
+
+    known = (networks.current().extra or {}).get("hvm_bitcoin_genesis_height")
+    if known is not None:
+        return int(known)
+    relayed = (
+        BitcoinBlock.objects.active()
+        .filter(hash_internal__in=HvmHeader.objects.filter(update__canonical=True).values("btc_hash_internal"))
+        .order_by("height")
+        .values_list("height", flat=True)
+        .first()
+    )
+    return 0 if relayed is None else relayed
+
+
+def below_indexed_range() -> str | None:
+    """Why a missing deposit may lie below the Bitcoin blocks this index scanned, or None.
+
+    The deposit's txid is known, its block is not: a block we never scanned cannot support
+    "unbacked". Bitcoin is scanned from the first scanned active height on (every block
+    above it up to the tip, in order); if a creditable deposit could lie lower, the verdict
+    waits for an operator to index those heights.
+    """
+    first = (
+        BitcoinBlock.objects.active()
+        .filter(scanned_at__isnull=False)
+        .order_by("height")
+        .values_list("height", flat=True)
+        .first()
+    )
+    if not first:  # nothing scanned yet (other waits cover it), or scanned from genesis
+        return None
+    lowest = lowest_creditable_height()
+    if lowest >= first:
+        return None
+    return (
+        f"not indexed: the deposit may lie at Bitcoin heights {lowest}..{first - 1}, below the first height this "
+        f"index scanned ({first}, BITCOIN_START_HEIGHT); index Bitcoin from height {lowest} to judge this mint"
+    )
 
 
 def integrity_wait(block: Block) -> str | None:

@@ -17,7 +17,9 @@ ran turned a backed mint into "unbacked". Now:
    compare-and-set on that token, so a worker that lost its lease can no longer write.
 4. Failures: a transient error puts the item back with ``attempts`` counted, ``last_error``
    and a backed-off ``next_attempt_at``; a permanent one marks it failed for an operator
-   (verdicts that depend on it stay "pending" and name it).
+   (verdicts that depend on it stay "pending" and name it). Once the cause is fixed (a
+   node's credentials, a URL), :func:`retry_failed` - ``manage.py sync --retry-failed`` -
+   makes failed items pending again.
 """
 
 from __future__ import annotations
@@ -263,6 +265,20 @@ def open_items(kinds: Sequence[str] | None = None):
 def failed_items(kinds: Sequence[str] | None = None):
     qs = WorkItem.objects.filter(state=WorkItem.FAILED)
     return qs if kinds is None else qs.filter(kind__in=list(kinds))
+
+
+def retry_failed(kinds: Sequence[str] | None = None) -> int:
+    """Make failed items of ``kinds`` (default: all) pending again, due now, with a fresh
+    attempt count; their payload (a rescan's progress) is kept, and their last error until
+    the next attempt replaces it. Returns how many were re-armed."""
+    from django.utils import timezone
+
+    count = failed_items(kinds).update(
+        state=WorkItem.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now()
+    )
+    if count:
+        log.info("failed work items re-armed", extra={"items": count, "kinds": list(kinds) if kinds else "all"})
+    return count
 
 
 def nudge() -> None:

@@ -106,3 +106,27 @@ def test_drain_runs_handlers_continues_chunked_work_and_survives_a_crashing_one(
     states = dict(WorkItem.objects.values_list("kind", "state"))
     assert states == {"t.chunks": "done", "t.crash": "failed", "t.ok": "done"}
     assert "handler crashed: KeyError" in WorkItem.objects.get(kind="t.crash").last_error
+
+
+def test_retry_failed_rearms_only_failed_items_keeping_their_progress() -> None:
+    """Issue 12 leftover: a permanently failed item had no way back but SQL by hand."""
+    work.add([work.Work("k", "failed", {"from_height": 40}), work.Work("k", "pending"), work.Work("other", "failed")])
+    calls: list[str] = []
+
+    def refuse(item: work.Claimed) -> None:
+        calls.append(item.key)
+        if item.key == "failed":
+            raise PermanentError("bad credentials")
+
+    work.drain({"k": refuse}, kinds=["k"])
+    work.drain({"other": lambda item: (_ for _ in ()).throw(PermanentError("nope"))}, kinds=["other"])
+    assert set(work.failed_items().values_list("kind", "key")) == {("k", "failed"), ("other", "failed")}
+    assert work.drain({"k": refuse}, kinds=["k"]).handled == 0  # failed items wait for an operator
+
+    assert work.retry_failed(["k"]) == 1
+    item = WorkItem.objects.get(kind="k", key="failed")
+    assert (item.state, item.attempts, item.payload) == (WorkItem.PENDING, 0, {"from_height": 40})
+    assert WorkItem.objects.get(kind="other").state == WorkItem.FAILED  # other kinds untouched
+    assert work.drain({"k": lambda item: None}, kinds=["k"]).done == 1
+    assert WorkItem.objects.get(kind="k", key="failed").state == WorkItem.DONE
+    assert work.retry_failed() == 1 and work.retry_failed() == 0

@@ -4,6 +4,8 @@ Needs no Celery worker and no broker: the follow-up work (token metadata, vault 
 reads, vault registrations, Bitcoin rescans) is read from the durable work table. Exit code 0
 when both chains are at their nodes' tips and no work is left; 1 with the items named when
 work failed permanently or is still waiting (``--wait`` seconds for items backing off).
+``--retry-failed`` first makes permanently failed items pending again (after the operator
+fixed what made them fail: credentials, a URL, a node).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from indexer.core import work
 from indexer.core.errors import IndexerError
 from indexer.crosschain.sync import SyncBusy, sync_all
 
@@ -26,8 +29,15 @@ class Command(BaseCommand):
             default=120.0,
             help="seconds to wait for a busy chain lock or for work items backing off (default 120)",
         )
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="make work items that failed permanently pending again before syncing",
+        )
 
-    def handle(self, *args: Any, wait: float, **options: Any) -> None:
+    def handle(self, *args: Any, wait: float, retry_failed: bool, **options: Any) -> None:
+        if retry_failed:
+            self.stdout.write(f"re-armed {work.retry_failed()} failed work items")
         try:
             report = sync_all(wait_s=wait, say=lambda line: self.stdout.write(line))
         except SyncBusy as exc:
