@@ -17,12 +17,12 @@ import sys
 import time
 from typing import Any
 
-import requests
-
 from devnet.btc import read_log_tail
 from devnet.config import REPO_ROOT, DevnetPaths, pid_alive
 from devnet.handle import read_state
 from devnet.network import lock_held, write_json_atomic
+from devnet.nodes import rpc_probe
+from indexer.core.jsonrpc import BadReply, quantity
 
 UP_TIMEOUT = 180.0
 DOWN_TIMEOUT = 60.0
@@ -89,19 +89,14 @@ def _clear_stale(paths: DevnetPaths, state: dict[str, Any]) -> None:
 
 
 def _chain_heights(state: dict[str, Any]) -> dict[str, Any]:
-    heights: dict[str, Any] = {}
+    """The nodes' tips for ``devnet status``; None for a node that does not answer."""
+    hemi = rpc_probe(state.get("hemi_rpc_url") or "", "eth_blockNumber", timeout=2.0)
+    bitcoin = rpc_probe(state.get("bitcoin_rpc_url") or "", "getblockcount", version="1.0", timeout=2.0)
     try:
-        payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-        reply = requests.post(state["hemi_rpc_url"], json=payload, timeout=2)
-        heights["hemi_block"] = int(reply.json()["result"], 16)
-    except (requests.RequestException, ValueError, KeyError):
-        heights["hemi_block"] = None
-    try:
-        reply = requests.post(state["bitcoin_rpc_url"], json={"method": "getblockcount", "params": []}, timeout=2)
-        heights["bitcoin_height"] = int(reply.json()["result"])
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        heights["bitcoin_height"] = None
-    return heights
+        hemi_block: int | None = quantity(hemi, "eth_blockNumber")
+    except BadReply:  # no answer (None) or not a quantity
+        hemi_block = None
+    return {"hemi_block": hemi_block, "bitcoin_height": bitcoin if isinstance(bitcoin, int) else None}
 
 
 def status(paths: DevnetPaths) -> dict[str, Any]:

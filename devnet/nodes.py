@@ -27,12 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import requests
-
 from devnet.btc import BitcoinRpc, read_log_tail
 from devnet.btckeys import DevKey
 from devnet.build import DEVNET_DIR, NODE_MODULES, ensure_node_modules
 from devnet.constants import DEVNET_ACCOUNT_BALANCE_ETH, DEVNET_ACCOUNTS, DEVNET_CHAIN_ID, DEVNET_MNEMONIC
+from indexer.core.errors import IndexerError
+from indexer.core.jsonrpc import BadReply, JsonRpcClient, quantity
 
 logger = logging.getLogger(__name__)
 REPO_ROOT = DEVNET_DIR.parent
@@ -40,6 +40,23 @@ REPO_ROOT = DEVNET_DIR.parent
 DEFAULT_MINER_KEY = DevKey.from_label("bcoin-coinbase")
 _PORT_RETRIES = 3
 _LIVE: set[ManagedNode] = set()
+
+
+def rpc_probe(url: str, method: str, *params: Any, version: str = "2.0", timeout: float = 1.0) -> Any:
+    """One JSON-RPC call for a health probe or a best-effort command, on the indexers' own
+    transport (a total deadline, credentials from the URL): its result, or None when the node
+    does not answer (yet), answers an error, or is not reachable."""
+    try:
+        client = JsonRpcClient(url, timeout=timeout, version=version, max_reply_bytes=1 << 20)
+    except IndexerError:
+        return None
+    try:
+        reply = client.call(method, params)
+    except IndexerError:
+        return None
+    finally:
+        client.close()
+    return reply.result if reply.error is None else None
 
 
 class NodeStartError(RuntimeError):
@@ -185,14 +202,10 @@ class AnvilNode(ManagedNode):
         return f"http://127.0.0.1:{self.port}"
 
     def _probe(self) -> bool:
+        chain_id = rpc_probe(self.hemi_rpc_url, "eth_chainId")
         try:
-            reply = requests.post(
-                self.hemi_rpc_url,
-                json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                timeout=1,
-            )
-            return int(reply.json()["result"], 16) == self.chain_id
-        except (requests.RequestException, ValueError, KeyError):
+            return quantity(chain_id, "eth_chainId") == self.chain_id
+        except BadReply:  # None (no answer yet) or not a quantity
             return False
 
 
@@ -216,30 +229,16 @@ class BcoinNode(ManagedNode):
         return BitcoinRpc(self.bitcoin_rpc_url, timeout=timeout, log_path=self.log_path)
 
     def _probe(self) -> bool:
-        try:
-            reply = requests.post(
-                f"http://127.0.0.1:{self.http_port}/",
-                json={"method": "getblockcount", "params": []},
-                auth=("x", self.api_key),
-                timeout=1,
-            )
-            return reply.status_code == 200 and reply.json().get("error") is None
-        except (requests.RequestException, ValueError):
-            return False
+        return isinstance(rpc_probe(self.bitcoin_rpc_url, "getblockcount", version="1.0"), int)
 
     def _graceful_stop(self) -> None:
         # SIGTERM kills bcoin at once (no handler); the `stop` RPC closes its database cleanly,
-        # which matters for persistent data directories.
+        # which matters for persistent data directories. Best effort: the caller kills anyway.
+        rpc_probe(self.bitcoin_rpc_url, "stop", version="1.0", timeout=2.0)
         try:
-            requests.post(
-                f"http://127.0.0.1:{self.http_port}/",
-                json={"method": "stop", "params": []},
-                auth=("x", self.api_key),
-                timeout=2,
-            )
             assert self.process is not None
             self.process.wait(5)
-        except (requests.RequestException, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             pass
 
 

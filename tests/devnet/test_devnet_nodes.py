@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,69 @@ def test_persistent_anvil_keeps_blocks_and_state_across_a_restart(tmp_path: Path
         assert w3.eth.get_block(number)["hash"] == block_hash
         assert w3.eth.get_balance(w3.eth.accounts[1]) == balance
         assert w3.eth.get_balance(w3.eth.accounts[1], block_identifier=number - 1) == balance - 7
+
+
+class _DripServer:
+    """Accepts connections and drips a valid HTTP reply one byte every ``step`` seconds."""
+
+    def __init__(self, total_seconds: float) -> None:
+        self.total_seconds = total_seconds
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        body = b'{"jsonrpc":"2.0","id":1,"result":"0xb56c8"}'
+        reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        with conn:
+            try:
+                conn.recv(65536)
+                for byte in reply:
+                    if self._stop.is_set():
+                        return
+                    time.sleep(self.total_seconds / len(reply))
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+
+
+def test_health_probes_run_on_the_core_transport_with_a_total_deadline(tmp_path: Path) -> None:
+    """Issue 12 leftover: the devnet's probes called ``requests``, whose timeout bounds each
+    read, so a node dripping its reply held a "1 s" start-up probe as long as it dripped."""
+    from devnet.control import _chain_heights
+    from devnet.nodes import AnvilNode, BcoinNode
+
+    drip = _DripServer(total_seconds=12.0)
+    try:
+        anvil = AnvilNode("drip", tmp_path, [], drip.port, DEVNET_CHAIN_ID)
+        bcoin = BcoinNode("drip", tmp_path, [], drip.port, 0, "key")
+        for probe in (anvil._probe, bcoin._probe):
+            started = time.monotonic()
+            assert probe() is False
+            # A bound, not a speed goal: the drip takes 12 s, the probe's deadline is 1 s.
+            assert time.monotonic() - started < 4.0
+    finally:
+        drip.close()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    dead = {"hemi_rpc_url": f"http://127.0.0.1:{closed}", "bitcoin_rpc_url": f"http://x:k@127.0.0.1:{closed}/"}
+    assert _chain_heights(dead) == {"hemi_block": None, "bitcoin_height": None}
+    with start_anvil("probe-hemi", root=tmp_path) as hemi, start_bcoin("probe-btc", root=tmp_path, memory=True) as btc:
+        assert hemi._probe() and btc._probe()
+        live = {"hemi_rpc_url": hemi.hemi_rpc_url, "bitcoin_rpc_url": btc.bitcoin_rpc_url}
+        assert _chain_heights(live) == {"hemi_block": 0, "bitcoin_height": 0}
