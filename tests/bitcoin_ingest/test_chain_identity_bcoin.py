@@ -124,3 +124,28 @@ class _src:
 
     def __exit__(self, *exc: object) -> None:
         self.source.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_in_the_worker_is_an_alert_and_a_task_result_not_a_task_failure(
+    celery_worker_process, fresh_bcoin, node_root, miner
+) -> None:
+    from indexer.bitcoin import tasks
+
+    rpc = fresh_bcoin.rpc()
+    mine(rpc, 8, miner.p2pkh_address)
+    rpc.close()
+    publish(fresh_bcoin.bitcoin_rpc_url)
+    try:
+        assert tasks.follow_tip.delay().get(timeout=60)["cursor_height"] == 8
+        with start_bcoin("bitcoin-identity-worker", root=node_root, memory=True, fresh=True) as restarted:
+            other = restarted.rpc()
+            mine(other, 3, OTHER.p2pkh_address)
+            other.close()
+            publish(restarted.bitcoin_rpc_url)
+            result = tasks.follow_tip.delay().get(timeout=60)  # .get() would raise for a failed task
+            assert result["refused"] == "less-work" and "less work" in result["error"]
+            assert [(a.chain, a.code) for a in alerts.active()] == [("bitcoin", "less-work")]
+            assert ChainCursor.objects.get(chain="bitcoin").height == 8
+    finally:
+        publish(None)
