@@ -1,6 +1,7 @@
 """Indexing status: each chain's cursor (the last block whose rows are all written), the node's
 tip where a worker recorded one, and the lag between them. 1 query plus cache reads; the web
-process never calls a node to answer this."""
+process never calls a node to answer this. And the alerts an operator must see (:func:`alerts`):
+indexer refusals and Hemi blocks stored unverified; 2-3 small queries."""
 
 from __future__ import annotations
 
@@ -54,6 +55,38 @@ def status() -> list[ChainStatus]:
                 updated_at=cursor.updated_at if cursor else None,
                 node_tip_height=tip.height if tip is not None else None,
                 node_tip_age_seconds=round(tip.age_seconds, 1) if tip is not None else None,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something an operator must look at; ``code`` is stable (``/healthz`` warnings, API)."""
+
+    code: str  # "hemi-wrong-chain", "bitcoin-reorg-too-deep", "hemi-integrity", ...
+    message: str
+    since: datetime | None
+
+
+def alerts() -> list[Alert]:
+    """Active indexer refusals (another chain, a reorg too deep, less work, a block rejected in
+    strict mode), then Hemi blocks stored although a re-hash check failed."""
+    from explorer.queries.blocks import integrity_summary
+    from indexer.core import alerts as indexer_alerts
+
+    out = [
+        Alert(f"{a.chain}-{a.code}", f"{a.chain} indexing stopped: {a.message}", a.raised_at)
+        for a in indexer_alerts.active()
+    ]
+    integrity = integrity_summary(limit=1)
+    if integrity:
+        out.append(
+            Alert(
+                "hemi-integrity",
+                f"{integrity.count} Hemi block(s) stored with failed re-hash checks (HEMI_VERIFY_STRICT is off), "
+                f"the newest {integrity.latest[0].number}; their mints read pending (integrity)",
+                integrity.latest[0].created_at,
             )
         )
     return out

@@ -118,6 +118,13 @@ def test_the_lenient_follower_stores_the_block_flagged_and_goes_on(chain: DevCha
     body = health.json()
     assert body["status"] == "warning"
     assert [w["code"] for w in body["warnings"]] == ["hemi-integrity"]
+    # The REST API: the block's failed checks, and the status endpoint's alerts.
+    api_block = client.get(f"/api/v1/blocks/{number}").json()
+    assert api_block["integrity"] == [
+        {"check": "receiptsRoot", "expected": header_root, "found": issue.found, "transaction_index": None}
+    ]
+    assert client.get(f"/api/v1/blocks/{number - 1}").json()["integrity"] == []
+    assert [a["code"] for a in client.get("/api/v1/status").json()["alerts"]] == ["hemi-integrity"]
 
 
 def test_hemi_verify_strict_defaults_per_network_and_reads_the_environment(monkeypatch, settings) -> None:

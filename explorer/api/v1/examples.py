@@ -74,6 +74,7 @@ BLOCK = _example(
         "keystone_number": 25,
         "finality_stage": "superfinal",
         "super_finality": True,
+        "integrity": [],
     },
 )
 
@@ -367,5 +368,6 @@ STATUS = _example(
                 "lag": None,
             },
         ],
+        "alerts": [],
     },
 )

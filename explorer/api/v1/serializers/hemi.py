@@ -27,6 +27,15 @@ class BlockSerializer(serializers.Serializer):
     finality = FinalitySerializer()
 
 
+class IntegrityIssueSerializer(serializers.Serializer):
+    check = serializers.CharField(
+        source="check_name", help_text="`header hash`, `transaction hash`, `transactionsRoot`, `receiptsRoot`, ..."
+    )
+    expected = serializers.CharField(help_text="What the chain says (0x-hex).")
+    found = serializers.CharField(help_text="What Hemiscope recomputed (0x-hex), or why it could not.")
+    transaction_index = serializers.IntegerField(source="tx_index", allow_null=True)
+
+
 class BlockDetailSerializer(serializers.Serializer):
     """One Hemi block. Carries no tip-relative numbers, so a superfinal block's body never
     changes (see ``/finality`` for confirmations)."""
@@ -49,6 +58,12 @@ class BlockDetailSerializer(serializers.Serializer):
     keystone_number = serializers.SerializerMethodField(help_text="The keystone covering this block.")
     finality_stage = serializers.ChoiceField(choices=STAGES, source="_finality.stage")
     super_finality = serializers.BooleanField(source="_finality.superfinal")
+    integrity = IntegrityIssueSerializer(
+        many=True,
+        source="_integrity",
+        help_text="Re-hash checks the block failed when stored (HEMI_VERIFY_STRICT off); empty: it verified. "
+        "Mints in a flagged block read pending (integrity).",
+    )
 
     def get_type(self, block) -> str:
         return "block" if block.canonical else "reorg"

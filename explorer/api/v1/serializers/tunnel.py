@@ -169,6 +169,18 @@ class ChainStatusSerializer(serializers.Serializer):
 
 
 @extend_schema_serializer(many=False)
+class IndexerAlertSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="`<chain>-wrong-chain`, `<chain>-reorg-too-deep`, `bitcoin-less-work`, `hemi-block-rejected`, "
+        "`hemi-integrity` (the /healthz warning codes)."
+    )
+    message = serializers.CharField()
+    since = serializers.DateTimeField(allow_null=True)
+
+
 class IndexingStatusSerializer(serializers.Serializer):
     network = serializers.CharField()
     chains = ChainStatusSerializer(many=True)
+    alerts = IndexerAlertSerializer(
+        many=True, help_text="What an operator must look at: indexer refusals, Hemi blocks stored unverified."
+    )

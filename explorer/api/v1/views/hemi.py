@@ -104,6 +104,7 @@ class BlockViewSet(ReadOnlyApi):
         self.query(request)
         block = block_or_404(ident)
         block._finality = anchoring.block_finality(block.number)
+        block._integrity = blocks.integrity_issues(block)  # written with the block: never changes
         final = block.canonical and block._finality.superfinal
         return cached_response(request, s.BlockDetailSerializer(block).data, final=final)
 

@@ -37,10 +37,11 @@ class SearchViewSet(ReadOnlyApi):
 
 class StatusViewSet(ReadOnlyApi):
     @extend_schema(
-        summary="Indexing status: each chain's cursor, the node tip where known, and the lag",
+        summary="Indexing status: each chain's cursor, the node tip where known, the lag, and alerts",
         responses={200: IndexingStatusSerializer, **LIST_ERRORS},
         examples=[ex.STATUS],
     )
     def list(self, request):
         self.query(request)
-        return Response(IndexingStatusSerializer({"network": settings.HEMI_NETWORK, "chains": indexing.status()}).data)
+        body = {"network": settings.HEMI_NETWORK, "chains": indexing.status(), "alerts": indexing.alerts()}
+        return Response(IndexingStatusSerializer(body).data)
