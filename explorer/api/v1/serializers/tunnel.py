@@ -168,7 +168,6 @@ class ChainStatusSerializer(serializers.Serializer):
         return "0x" + status.cursor_hash.hex()
 
 
-@extend_schema_serializer(many=False)
 class IndexerAlertSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="`<chain>-wrong-chain`, `<chain>-reorg-too-deep`, `bitcoin-less-work`, `hemi-block-rejected`, "
@@ -178,6 +177,7 @@ class IndexerAlertSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # served by a list action, but one object
 class IndexingStatusSerializer(serializers.Serializer):
     network = serializers.CharField()
     chains = ChainStatusSerializer(many=True)
