@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from explorer.views import errors, hemi, provenance, search, status, tunnel
+from explorer.views import bitcoin, charts, errors, hemi, provenance, search, status, tunnel
 
 app_name = "explorer"
 
@@ -18,6 +18,12 @@ urlpatterns = [
     path("token/<str:address>", hemi.token_detail, name="token"),
     path("keystones", hemi.keystone_list, name="keystones"),
     path("keystone/<str:ident>", hemi.keystone_detail, name="keystone"),
+    path("btc/blocks", bitcoin.block_list, name="btc-blocks"),
+    path("btc/block/<str:ident>", bitcoin.block_detail, name="btc-block"),
+    path("btc/tx/<str:txid>", bitcoin.tx_detail, name="btc-tx"),
+    path("status", status.status_page, name="status"),
+    path("charts", charts.charts_page, name="charts"),
+    path("charts/<str:name>.csv", charts.chart_csv, name="chart-csv"),
     # The .json route must come first: <str:...> would also match the suffix.
     path("provenance/mint/<str:tx_hash>.json", provenance.mint_provenance_json, name="mint-provenance-json"),
     path("provenance/mint/<str:tx_hash>", provenance.mint_provenance, name="mint-provenance"),

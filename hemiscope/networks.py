@@ -43,6 +43,10 @@ class NetworkPreset:
     # flagged while indexing goes on (False). On a real chain one encoding we get wrong must
     # not stop the explorer; on the devnet, where we produce every block, it is a bug to see.
     verify_strict: bool = False
+    # Target block spacing of each chain: how often the indexed data can change at most, so
+    # live pages never poll faster than this (explorer/views/live.py).
+    hemi_block_seconds: float = 12.0
+    bitcoin_block_seconds: float = 600.0
     extra: dict = field(default_factory=dict)
 
 
@@ -99,6 +103,9 @@ PRESETS: dict[str, NetworkPreset] = {
         bitcoin_start_height=0,
         hemi_rpc_requests_per_minute=0,  # 0 = unlimited: it is our own local node
         verify_strict=True,
+        # The devnet's cadences (DEVNET_BLOCK_SECONDS, DEVNET_BTC_BLOCK_SECONDS); its file says.
+        hemi_block_seconds=2.0,
+        bitcoin_block_seconds=3.0,
     ),
 }
 
@@ -122,6 +129,8 @@ def _from_devnet_file(preset: NetworkPreset, path: Path) -> NetworkPreset:
         bitcoin_rpc_url=data.get("bitcoin_rpc_url", preset.bitcoin_rpc_url),
         tunnel_manager_address=(contracts.get("BitcoinTunnelManager") or "").lower() or None,
         hemibtc_address=(contracts.get("BTCToken") or "").lower() or None,
+        hemi_block_seconds=float(data.get("block_seconds", preset.hemi_block_seconds)),
+        bitcoin_block_seconds=float(data.get("btc_block_seconds", preset.bitcoin_block_seconds)),
         extra={**preset.extra, "devnet": data},
     )
 

@@ -128,6 +128,9 @@ RPC_MAX_REPLY_BYTES = env.env_int("RPC_MAX_REPLY_MB", 128, minimum=1) * (1 << 20
 # refused - nothing undone, an alert on /healthz and the home page - until an operator looks.
 BITCOIN_MAX_REORG_DEPTH = env.env_int("BITCOIN_MAX_REORG_DEPTH", 1000, minimum=1)
 HEMI_MAX_REORG_DEPTH = env.env_int("HEMI_MAX_REORG_DEPTH", 10_000, minimum=1)
+# How often live explorer pages poll; 0 derives it from Hemi's block time (never below
+# FOLLOW_INTERVAL_SECONDS: the database cannot change faster than the indexers write).
+EXPLORER_POLL_SECONDS = env.env_float("EXPLORER_POLL_SECONDS", 0.0, minimum=0.0)
 
 # --- HTTP, static files, security --------------------------------------------------------------
 

@@ -168,3 +168,8 @@ def integrity_summary(limit: int = 5) -> IntegritySummary:
     count = flagged.count()
     latest = list(flagged.defer("header_rlp").order_by("-number")[:limit]) if count else []
     return IntegritySummary(count, latest)
+
+
+def newer_blocks_than(number: int, cap: int = 100) -> int:
+    """Canonical blocks above ``number`` (the "new blocks" banner), counting at most cap + 1."""
+    return Block.objects.canonical().filter(number__gt=number).order_by()[: cap + 1].count()

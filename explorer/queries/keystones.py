@@ -122,3 +122,8 @@ def recent_alerts(limit: int = 5) -> list[anchoring.AlternateKeystoneAlert]:
         return []
     numbers = range(max(KEYSTONE_PERIOD, newest - 100 * KEYSTONE_PERIOD), newest + 1, KEYSTONE_PERIOD)
     return anchoring.alternate_chain_alerts(numbers=numbers, limit=limit)
+
+
+def newer_keystones_than(number: int, cap: int = 100) -> int:
+    """Canonical keystones above ``number`` (the "new keystones" banner), at most cap + 1."""
+    return Keystone.objects.canonical().filter(number__gt=number).order_by()[: cap + 1].count()

@@ -92,7 +92,7 @@ def _integer(result: SearchResult, n: int) -> None:
     if block is not None:
         result.hits.append(Hit("Hemi block", f"Hemi block {n}", reverse("explorer:block", args=[str(n)]) + f"?q={n}"))
     if bitcoin.block_at_height(n) is not None:
-        result.see_also.append((f"Bitcoin block {n}", reverse("explorer:search") + f"?q=btc:{n}"))
+        result.see_also.append((f"Bitcoin block {n}", reverse("explorer:btc-block", args=[str(n)])))
     if keystones.get_keystone(n) is not None:
         result.see_also.append((f"keystone {n}", reverse("explorer:keystone", args=[n])))
     if block is None and result.see_also:
@@ -107,20 +107,11 @@ def _bitcoin_height(result: SearchResult, height: int) -> None:
         result.hits.append(_bitcoin_block_hit(block))
 
 
-def _bitcoin_block_hit(block) -> Hit:
-    """Inline until part 2 adds Bitcoin pages: facts plus the Hemi-side pages it feeds."""
-    links = [
-        (f"keystone {p.l2_block_number} (PoP publication)", reverse("explorer:keystone", args=[p.l2_block_number]))
-        for p in PopPublication.objects.filter(block=block).order_by("id")[:10]
-    ]
+def _bitcoin_block_hit(block, order: str = "") -> Hit:
     state = "active chain" if block.in_active_chain else "orphaned (not on the active chain)"
-    return Hit(
-        "Bitcoin block",
-        f"Bitcoin block {block.height}",
-        None,
-        f"hash (display order) {block.hash_display}; {state}; time {block.time}",
-        tuple(links),
-    )
+    label = f"Bitcoin block {block.height}" + (f" (hash in {order} order)" if order else "")
+    return Hit("Bitcoin block", label, reverse("explorer:btc-block", args=[block.hash_display]),
+               f"hash (display order) {block.hash_display}; {state}")  # fmt: skip
 
 
 def _address(result: SearchResult, address: bytes) -> None:
@@ -155,35 +146,22 @@ def _hash(result: SearchResult, value: bytes) -> None:
             )  # fmt: skip
         btc_block = bitcoin.block_by_hash_internal(internal)
         if btc_block is not None:
-            hit = _bitcoin_block_hit(btc_block)
-            result.hits.append(Hit(hit.kind, f"{hit.label} (hash in {order} order)", None, hit.detail, hit.links))
+            result.hits.append(_bitcoin_block_hit(btc_block, order))
         btc_tx = bitcoin.transaction_by_txid_internal(internal)
         if btc_tx is not None:
             result.hits.append(_bitcoin_tx_hit(btc_tx, order))
 
 
 def _bitcoin_tx_hit(tx, order: str) -> Hit:
-    """A Bitcoin transaction we keep: a PoP publication lands on its keystone, a deposit on
-    its mint's provenance; otherwise it is shown inline."""
+    """A Bitcoin transaction we keep lands on its page (what it is to Hemi is shown there)."""
     label = f"Bitcoin transaction {tx.txid_display} (txid in {order} order)"
     detail = f"in Bitcoin block {tx.block.height}" + ("" if tx.block.in_active_chain else " (orphaned)")
-    pub = PopPublication.objects.filter(transaction=tx).order_by("vout").first()
-    if pub is not None:
-        return Hit("Bitcoin PoP transaction", label, reverse("explorer:keystone", args=[pub.l2_block_number]),
-                   detail + f", publishes keystone {pub.l2_block_number}")  # fmt: skip
-    if TunnelDeposit.objects.filter(transaction=tx).exists():
-        mint = (
-            DepositConfirmation.objects.canonical()
-            .filter(deposit_txid_internal=tx.txid_internal)
-            .select_related("transaction")
-            .first()
-        )
-        if mint is not None:
-            url = reverse("explorer:mint-provenance", args=["0x" + bytes(mint.transaction.hash).hex()])
-            return Hit("Bitcoin tunnel deposit", label, url, detail + ", minted on Hemi")
-        return Hit("Bitcoin tunnel deposit", label, None, detail + ", not minted yet",
-                   (("deposits not minted", reverse("explorer:tunnel")),))  # fmt: skip
-    return Hit("Bitcoin transaction", label, None, detail, (("Bitcoin tunnel", reverse("explorer:tunnel")),))
+    kind = "Bitcoin transaction"
+    if PopPublication.objects.filter(transaction=tx).exists():
+        kind = "Bitcoin PoP transaction"
+    elif TunnelDeposit.objects.filter(transaction=tx).exists():
+        kind = "Bitcoin tunnel deposit"
+    return Hit(kind, label, reverse("explorer:btc-tx", args=[tx.txid_display]), detail)
 
 
 def _token_prefix(result: SearchResult, text: str) -> None:

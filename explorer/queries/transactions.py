@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from explorer import decoding
 from explorer.queries.cursor import Page, PageRequest
-from indexer.hemi.models import DepositConfirmation, Log, TokenTransfer, Transaction
+from indexer.hemi.models import DepositConfirmation, HvmHeader, Log, TokenTransfer, Transaction
 
 TX_TYPE_NAMES = {
     0x00: "legacy",
@@ -111,3 +111,13 @@ def logs(tx: Transaction, req: PageRequest) -> Page[Log]:
     if req.after is not None:
         qs = qs.filter(log_index__gt=req.after[0])
     return req.page(qs[: req.limit + 1], lambda log: (log.log_index,))
+
+
+def relayed_headers(tx: Transaction) -> list[HvmHeader]:
+    """The Bitcoin headers an hVM update transaction relayed, in order (1 query; none for any
+    other transaction)."""
+    return list(
+        HvmHeader.objects.filter(update__transaction=tx).order_by("position").only(
+            "position", "btc_hash_internal", "prev_hash_internal"
+        )
+    )

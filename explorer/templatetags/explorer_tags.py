@@ -196,3 +196,54 @@ def reveal_controls(value: object, autoescape: bool = True) -> SafeString:
         else:
             parts.append(escape(char))
     return mark_safe("".join(parts))  # noqa: S308 - every part is escaped above
+
+
+@register.simple_tag
+def live_attrs(live) -> str:
+    """The htmx polling attributes of a live region (explorer/views/live.py); nothing once it
+    is final, or when the page is not live (a deeper page of a list)."""
+    if live is None or live.final:
+        return ""
+    return format_html(' hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML"', live.url, live.seconds)
+
+
+@register.filter
+def hex256(value) -> str:
+    """A 256-bit integer (a target, chainwork) as 64 hex digits, the way Bitcoin tools print it."""
+    if value is None:
+        return "—"
+    return f"{int(value):064x}"
+
+
+@register.filter
+def internal_hex(value) -> str:
+    """Raw bytes of a Bitcoin hash stored in internal order, as hex (no reversal)."""
+    if value is None:
+        return ""
+    return bytes(value).hex()
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A span in seconds as a reader says it: '45 s', '12 min', '3 h 20 min', '2 days 4 h'."""
+    if seconds is None:
+        return "—"
+    s = max(0, round(float(seconds)))
+    if s < 60:
+        return f"{s} s"
+    minutes = s // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
+
+
+@register.filter
+def rate(blocks_per_second) -> str:
+    if blocks_per_second is None:
+        return "—"
+    value = float(blocks_per_second)
+    return f"{value:,.1f} blocks/s" if value >= 1 else f"{value * 60:,.1f} blocks/min"

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from explorer import anchoring, provenance
 from explorer.params import BadParameter, parse_address, parse_evm_hash, parse_hex
-from explorer.queries import addresses, blocks, keystones, tokens, transactions, tunnel
+from explorer.queries import addresses, blocks, keystones, tokens, trail, transactions, tunnel
+from explorer.views import live
 from explorer.views.common import not_found, page, page_request
 from indexer.hemi.models import Keystone
 from indexer.keystone import keystone_number_for
@@ -22,34 +23,52 @@ def _number(text: str, what: str) -> int:
 
 @page("explorer/hemi/blocks.html", "explorer/hemi/blocks_table.html")
 def block_list(request):
-    return {"page": blocks.list_blocks(page_request(request, blocks.LIST))}
+    """Canonical blocks, newest first; on the first page a banner counts new blocks."""
+    url = reverse("explorer:blocks")
+    head = live.newer_than(request)
+    if head is not None:
+        count = blocks.newer_blocks_than(head, live.BANNER_CAP)
+        return live.banner_response(request, list_url=url, head=head, count=count, what="block")
+    req = page_request(request, blocks.LIST)
+    page_ = blocks.list_blocks(req)
+    first = page_.items[0].block.number if page_.items and req.after is None else None
+    return {"page": page_, "banner": live.banner(request, url, first) if first is not None else None}
 
 
-@page("explorer/hemi/block.html", "explorer/hemi/block_txs.html")
+def _anchoring_live(request, finality, canonical: bool) -> live.Live:
+    """A Hemi block's anchoring can change until it is superfinal (or the block is reorged out)."""
+    final = finality.superfinal or not canonical
+    return live.region(request, final=final, waiting_for=[finality.waiting_for] if finality.waiting_for else [])
+
+
+@page("explorer/hemi/block.html", "explorer/hemi/block_live.html")
 def block_detail(request, ident: str):
-    """``/block/<number>`` or ``/block/<0x hash>``."""
+    """``/block/<number>`` or ``/block/<0x hash>``; htmx polls get the anchoring panel."""
     if ident[:2].lower() == "0x":
         block = blocks.get_block_by_hash(parse_hex(ident, 32, "a Hemi block hash"))
     else:
         block = blocks.get_block_by_number(_number(ident, "a Hemi block"))
     if block is None:
         not_found(f"Hemi block {ident[:80]} is not indexed (yet)")
-    txs = blocks.block_transactions(block, page_request(request, blocks.BLOCK_TXS))
-    if request.htmx:
-        return {"hblock": block, "txs": txs}
     finality = blocks.block_finality(block)
     keystone_number = keystone_number_for(block.number)
-    searched = request.GET.get("q") == str(block.number)
-    previous, following = blocks.neighbours(block)
-    return {
+    context = {
         "hblock": block,
-        "txs": txs,
         "finality": finality,
         "keystone": blocks.keystone_of(block),
         "keystone_number": keystone_number,
         "alerts": anchoring.alternate_chain_alerts(
             numbers=range(keystone_number, (finality.anchoring_keystone_number or keystone_number) + 1, 25), limit=10
         ),
+        "live": _anchoring_live(request, finality, block.canonical),
+    }
+    if request.htmx:
+        return context
+    searched = request.GET.get("q") == str(block.number)
+    previous, following = blocks.neighbours(block)
+    return {
+        **context,
+        "txs": blocks.block_transactions(block, page_request(request, blocks.BLOCK_TXS)),
         "hvm": blocks.hvm_panel(block),
         "integrity": blocks.integrity_issues(block),
         "payouts": blocks.pop_payouts(block),
@@ -67,11 +86,15 @@ def _btc_block_exists(height: int) -> bool:
     return bitcoin.block_at_height(height) is not None
 
 
-@page("explorer/hemi/tx.html")
+@page("explorer/hemi/tx.html", "explorer/hemi/tx_live.html")
 def tx_detail(request, tx_hash: str):
     tx = transactions.get_transaction(parse_evm_hash(tx_hash))
     if tx is None:
         not_found(f"transaction {tx_hash[:80]} is not indexed (yet)")
+    finality = blocks.block_finality(tx.block)
+    region = _anchoring_live(request, finality, tx.canonical)
+    if request.htmx:
+        return {"tx": tx, "finality": finality, "live": region}
     detail = transactions.transaction_detail(tx)
     show_raw = request.GET.get("raw") == "1"
     raw_fields = None
@@ -82,13 +105,12 @@ def tx_detail(request, tx_hash: str):
             raw_fields = [("0x" + x.hex()) if isinstance(x, bytes) else repr(x) for x in payload]
         except Exception as exc:
             raw_fields = [f"does not decode as RLP: {exc}"]
-    return {
-        "d": detail,
-        "tx": tx,
-        "show_raw": show_raw,
-        "raw_fields": raw_fields,
-        "integrity": blocks.integrity_issues(tx.block),
-    }
+    context = {"d": detail, "tx": tx, "show_raw": show_raw, "raw_fields": raw_fields, "finality": finality,
+               "live": region, "relayed": transactions.relayed_headers(tx),
+               "integrity": blocks.integrity_issues(tx.block)}  # fmt: skip
+    if detail.mints and "mint" not in request.GET:
+        context["trail"] = trail.view_for(detail.mints[0], request.path, "mint")
+    return context
 
 
 @page("explorer/hemi/address.html")
@@ -150,10 +172,19 @@ def token_detail(request, address: str):
 
 @page("explorer/hemi/keystones.html", "explorer/hemi/keystones_table.html")
 def keystone_list(request):
-    return {"page": keystones.list_keystones(page_request(request, keystones.LIST))}
+    """Canonical keystones, newest first; on the first page a banner counts new keystones."""
+    url = reverse("explorer:keystones")
+    head = live.newer_than(request)
+    if head is not None:
+        count = keystones.newer_keystones_than(head, live.BANNER_CAP)
+        return live.banner_response(request, list_url=url, head=head, count=count, what="keystone")
+    req = page_request(request, keystones.LIST)
+    page_ = keystones.list_keystones(req)
+    first = page_.items[0].keystone.number if page_.items and req.after is None else None
+    return {"page": page_, "banner": live.banner(request, url, first) if first is not None else None}
 
 
-@page("explorer/hemi/keystone.html")
+@page("explorer/hemi/keystone.html", "explorer/hemi/keystone_live.html")
 def keystone_detail(request, ident: str):
     """``/keystone/<number>``; a keystone id (64 hex, display order) redirects to its number."""
     if len(ident) in (64, 66):
@@ -169,10 +200,13 @@ def keystone_detail(request, ident: str):
                                f"{keystone_number_for(number)}")  # fmt: skip
         not_found(f"keystone {number} is not indexed (yet)")
     finality = anchoring.block_finality(keystone.number)
+    req = page_request(request, keystones.PUBLICATIONS)
     return {
         "keystone": keystone,
         "finality": finality,
         "timeline": provenance.timeline(keystone.block, finality),
-        "publications": keystones.publications(keystone, page_request(request, keystones.PUBLICATIONS)),
+        "publications": keystones.publications(keystone, req),
         "alerts": keystones.alerts_for(keystone),
+        # A deeper page of publications is a fixed slice: only the first page follows new ones.
+        "live": _anchoring_live(request, finality, keystone.canonical) if req.after is None else None,
     }

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET
 
 from explorer import evidence, provenance
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
-from explorer.queries import blocks, tunnel
-from explorer.verdicts import FAILED
+from explorer.queries import blocks, trail, tunnel
+from explorer.verdicts import FAILED, PENDING
+from explorer.views import live
 from explorer.views.common import bad_request, hemibtc, not_found, page, page_request
 
 
@@ -31,11 +32,23 @@ def evidence_offered(p) -> bool:
     return bool(p.links) and not any(c.name in UNBACKED_CHECKS and c.verdict == FAILED for c in p.links[0].checks)
 
 
+def provenance_live(request, p) -> live.Live:
+    """A trust chain can change until its block is superfinal and no link is pending; then the
+    page stops polling (a later Bitcoin reorg deeper than superfinality shows on reload)."""
+    settled = p.finality is not None and p.finality.superfinal and p.verdict != PENDING
+    waiting = [f"{link.name}: {link.reason}" for link in p.links if link.verdict == PENDING and link.reason]
+    return live.region(request, final=settled, waiting_for=waiting[:3])
+
+
 @page("explorer/provenance/provenance.html", "explorer/provenance/provenance_body.html")
 def mint_provenance(request, tx_hash: str):
     mint, p = _mint_provenance(tx_hash)
-    return {"p": p, "mint": mint, "tx_hash": "0x" + bytes(mint.transaction.hash).hex(),
-            "evidence_offered": evidence_offered(p)}  # fmt: skip
+    context = {"p": p, "mint": mint, "tx_hash": "0x" + bytes(mint.transaction.hash).hex(),
+               "evidence_offered": evidence_offered(p), "live": provenance_live(request, p)}  # fmt: skip
+    if not request.htmx and "mint" not in request.GET:
+        # The whole cross-chain trail of this mint, from its Bitcoin deposit to superfinality.
+        context["trail"] = trail.view_for(mint, request.path)
+    return context
 
 
 @require_GET
@@ -85,7 +98,7 @@ def block_provenance(request, number: int):
     from indexer.hemi.models import DepositConfirmation
 
     mints = DepositConfirmation.objects.filter(block=block).select_related("transaction").order_by("id")
-    return {"p": p, "hblock": block, "mints": mints}
+    return {"p": p, "hblock": block, "mints": mints, "live": provenance_live(request, p)}
 
 
 @require_GET

@@ -1,9 +1,11 @@
-"""The home page: how far each chain is indexed, the latest blocks and keystones, recent mints."""
+"""The home page (how far each chain is indexed, the latest blocks and keystones, recent mints)
+and the indexing status page."""
 
 from __future__ import annotations
 
-from explorer.queries import blocks, keystones, tunnel
+from explorer.queries import blocks, keystones, status, tunnel
 from explorer.queries.cursor import first_page
+from explorer.views import live
 from explorer.views.common import page
 from hemiscope import networks
 
@@ -25,4 +27,20 @@ def home(request):
         "alerts": keystones.recent_alerts(),
         "indexer_alerts": alerts.active(),
         "integrity": blocks.integrity_summary(),
+        "live": live.region(request, final=False),
+    }
+
+
+@page("explorer/status/status.html", "explorer/status/status_body.html")
+def status_page(request):
+    """Indexing status: lag and progress per chain, workers, pending work, alerts. Never final."""
+    r = status.readings()
+    progress = status.chain_progress(r)
+    return {
+        "readings": r,
+        "progress": progress,
+        "work": status.pending_work(),
+        "alerts": status.alerts(progress),
+        "live": live.region(request, final=False),
+        "poll_seconds": live.poll_seconds(),
     }

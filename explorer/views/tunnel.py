@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from explorer import anchoring, tunnel_audit
 from explorer.queries import keystones, tunnel
+from explorer.views import live
 from explorer.views.common import page, page_request
 
 
@@ -29,4 +30,10 @@ def tunnel_page(request):
         "withdrawals": withdrawals,
         "withdrawal_rows": withdrawal_rows(withdrawals.items),
         "alerts": keystones.recent_alerts(),
+        # Only the first page follows new rows; a deeper page is a fixed slice of the lists.
+        "live": None if _paged(request) else live.region(request, final=False),
     }
+
+
+def _paged(request) -> bool:
+    return any(request.GET.get(p) for p in ("cursor", "deposits_cursor", "withdrawals_cursor"))
