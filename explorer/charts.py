@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 14, 46
+WIDTH, HEIGHT = 720, 290
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 26, 46
 MAX_X_LABELS = 8
 
 
@@ -46,7 +46,10 @@ def _n(coordinate: float) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:,.1f}"
+    """Axis and tooltip numbers: whole numbers plain, small ones with up to two decimals."""
+    if value == int(value) or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 class _Frame:
@@ -74,7 +77,7 @@ class _Frame:
                                      WIDTH - RIGHT, _n(y), _n(y)))  # fmt: skip
             parts.append(format_html('<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>', LEFT - 6,
                                      _n(y + 4), _fmt(value)))  # fmt: skip
-        parts.append(format_html('<text class="unit" x="{}" y="{}">{}</text>', 4, TOP + 4, y_unit))
+        parts.append(format_html('<text class="unit" x="{}" y="{}">{}</text>', 4, TOP - 12, y_unit))
         every = max(1, math.ceil(self.n / MAX_X_LABELS))
         for i, label in enumerate(x_labels):
             if i % every == 0:

@@ -27,10 +27,15 @@ from indexer.keystone import keystone_number_for
 class Hop:
     key: str  # stable name, for tests and anchors
     chain: str  # "Bitcoin" or "Hemi"
-    label: str  # what it is ("Bitcoin deposit", "hVM relay", ...)
-    text: str  # which one ("block 123", a short hash, ...)
+    label: str  # what it is ("deposit", "block", "hVM relay", ...)
+    text: str  # which one ("123", a short hash, ...)
     path: str | None  # the hop's page, None while it does not exist
     waiting: str = ""  # why it does not exist yet
+
+    @property
+    def name(self) -> str:
+        """The hop in words: "Bitcoin block 114", "Hemi hVM relay in block 9"."""
+        return f"{self.chain} {self.label} {self.text}"
 
 
 @dataclass(frozen=True)
@@ -85,50 +90,50 @@ def mint_trail(mint: DepositConfirmation) -> Trail:
     hops: list[Hop] = []
     deposit = tunnel_audit.deposit_for(mint)
     if deposit is None:
-        hops.append(Hop("deposit", "Bitcoin", "Bitcoin deposit", _short(mint.deposit_txid_display), None,
+        hops.append(Hop("deposit", "Bitcoin", "deposit", _short(mint.deposit_txid_display), None,
                         "no indexed Bitcoin transaction with this txid pays a vault"))  # fmt: skip
-        hops.append(Hop("deposit-block", "Bitcoin", "its Bitcoin block", "—", None, "no deposit"))
+        hops.append(Hop("deposit-block", "Bitcoin", "block", "—", None, "no deposit"))
         hops.append(Hop("relay", "Hemi", "hVM relay", "—", None, "no deposit"))
     else:
         txid = deposit.transaction.txid_display
-        hops.append(Hop("deposit", "Bitcoin", "Bitcoin deposit", _short(txid), reverse("explorer:btc-tx", args=[txid])))
+        hops.append(Hop("deposit", "Bitcoin", "deposit", _short(txid), reverse("explorer:btc-tx", args=[txid])))
         block = deposit.block
-        hops.append(Hop("deposit-block", "Bitcoin", "its Bitcoin block", f"block {block.height}",
+        hops.append(Hop("deposit-block", "Bitcoin", "block", str(block.height),
                         reverse("explorer:btc-block", args=[block.hash_display])))  # fmt: skip
         relay = _relay(mint, block)
         if relay is None:
-            hops.append(Hop("relay", "Hemi", "hVM relay", "—", None, "the block was never relayed before the mint"))
+            hops.append(Hop("relay", "Hemi", "hVM relay", "—", None, "not relayed before the mint"))
         else:
             relay_hex = "0x" + bytes(relay.update.transaction.hash).hex()
-            hops.append(Hop("relay", "Hemi", "hVM relay", f"in Hemi block {relay.update.block.number}",
+            hops.append(Hop("relay", "Hemi", "hVM relay", f"in block {relay.update.block.number}",
                             reverse("explorer:tx", args=[relay_hex])))  # fmt: skip
-    hops.append(Hop("mint", "Hemi", "Hemi mint", _short(mint_hex), reverse("explorer:tx", args=[mint_hex])))
+    hops.append(Hop("mint", "Hemi", "mint", _short(mint_hex), reverse("explorer:tx", args=[mint_hex])))
     number = mint.block.number
-    hops.append(Hop("block", "Hemi", "its Hemi block", f"block {number}", reverse("explorer:block", args=[number])))
+    hops.append(Hop("block", "Hemi", "block", str(number), reverse("explorer:block", args=[number])))
     k = keystone_number_for(number)
     produced = Keystone.objects.canonical().filter(number=k).exists()
-    hops.append(Hop("keystone", "Hemi", "its keystone", f"keystone {k}",
+    hops.append(Hop("keystone", "Hemi", "keystone", str(k),
                     reverse("explorer:keystone", args=[k]) if produced else None,
-                    "" if produced else f"keystone {k} is not produced yet"))  # fmt: skip
+                    "" if produced else f"keystone {k} not produced yet"))  # fmt: skip
     anchor = anchoring.first_anchor(k) if produced else None
     if anchor is None:
-        why = "no Bitcoin publication of this keystone or a later one yet"
-        hops.append(Hop("pop", "Bitcoin", "PoP transaction", "—", None, why))
-        hops.append(Hop("pop-block", "Bitcoin", "its Bitcoin block", "—", None, why))
+        why = "not published on Bitcoin yet"
+        hops.append(Hop("pop", "Bitcoin", "PoP tx", "—", None, why))
+        hops.append(Hop("pop-block", "Bitcoin", "block", "—", None, why))
         hops.append(Hop("superfinal", "Bitcoin", "superfinality", "—", None, why))
         return Trail(mint_hex, hops)
     pub = anchor.publication
     pop_txid = pub.transaction.txid_display
     via = "" if anchor.l2_block_number == k else f" (keystone {anchor.l2_block_number})"
-    hops.append(Hop("pop", "Bitcoin", "PoP transaction", _short(pop_txid) + via,
+    hops.append(Hop("pop", "Bitcoin", "PoP tx", _short(pop_txid) + via,
                     reverse("explorer:btc-tx", args=[pop_txid])))  # fmt: skip
-    hops.append(Hop("pop-block", "Bitcoin", "its Bitcoin block", f"block {anchor.height}",
+    hops.append(Hop("pop-block", "Bitcoin", "block", str(anchor.height),
                     reverse("explorer:btc-block", args=[pub.block.hash_display])))  # fmt: skip
     final_height = anchor.height + SUPERFINALITY_CONFIRMATIONS
     final_block = bitcoin.block_at_height(final_height)
     if final_block is None:
         hops.append(Hop("superfinal", "Bitcoin", "superfinality", f"at block {final_height}", None,
-                        f"Bitcoin block {final_height} (10 on top of the publication)"))  # fmt: skip
+                        f"waiting for block {final_height}, 10 on top of the publication"))  # fmt: skip
     else:
         hops.append(Hop("superfinal", "Bitcoin", "superfinal", f"at block {final_height}",
                         reverse("explorer:btc-block", args=[final_block.hash_display])))  # fmt: skip

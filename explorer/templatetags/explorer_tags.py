@@ -202,7 +202,7 @@ def reveal_controls(value: object, autoescape: bool = True) -> SafeString:
 def live_attrs(live) -> str:
     """The htmx polling attributes of a live region (explorer/views/live.py); nothing once it
     is final, or when the page is not live (a deeper page of a list)."""
-    if live is None or live.final:
+    if not live or live.final:
         return ""
     return format_html(' hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML"', live.url, live.seconds)
 

@@ -20,8 +20,14 @@ def _utc(ts: int, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return datetime.fromtimestamp(int(ts), tz=UTC).strftime(fmt)
 
 
-def _minutes(seconds: int | None) -> float | None:
-    return None if seconds is None else round(seconds / 60, 1)
+def _latency_unit(points) -> tuple[str, int]:
+    """Minutes, unless every latency is under two minutes (a devnet): then seconds."""
+    values = [abs(v) for p in points for v in (p.published_after, p.superfinal_after) if v is not None]
+    return ("seconds", 1) if values and max(values) < 120 else ("minutes", 60)
+
+
+def _in(seconds: int | None, per: int) -> float | None:
+    return None if seconds is None else round(seconds / per, 1)
 
 
 def _bucket_label(ts: int, span: str) -> str:
@@ -34,9 +40,10 @@ def charts_page(request):
     latency = data.anchoring_latency()
     pops = data.pop_per_block()
     flows = data.tunnel_flows(span)
+    unit, per = _latency_unit(latency)
     latency_series = [
-        charts.Series("to first publication", "s1", [_minutes(p.published_after) for p in latency]),
-        charts.Series("to superfinality", "s2", [_minutes(p.superfinal_after) for p in latency]),
+        charts.Series("to first publication", "s1", [_in(p.published_after, per) for p in latency]),
+        charts.Series("to superfinality", "s2", [_in(p.superfinal_after, per) for p in latency]),
     ]
     pop_series = [charts.Series("PoP outputs", "s1", [p.publications for p in pops])]
     flow_series = [
@@ -48,11 +55,12 @@ def charts_page(request):
         "span": span,
         "spans": list(data.SPANS),
         "latency": latency,
+        "latency_unit": unit,
         "latency_svg": charts.line_chart(
             "latency", "Anchoring latency per keystone",
-            "Minutes from each Hemi keystone block to the first Bitcoin publication anchoring it, and to the "
-            "Bitcoin block that made it superfinal.",
-            [str(p.keystone) for p in latency], latency_series, y_unit="minutes", x_title="keystone",
+            f"{unit.capitalize()} from each Hemi keystone block to the first Bitcoin publication anchoring it, and "
+            "to the Bitcoin block that made it superfinal.",
+            [str(p.keystone) for p in latency], latency_series, y_unit=unit, x_title="keystone",
             tips=[f"keystone {p.keystone} ({_utc(p.keystone_time)} UTC)" for p in latency],
         ) if latency else None,
         "latency_legend": charts.legend(latency_series),

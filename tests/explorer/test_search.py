@@ -98,3 +98,30 @@ def _db_for_fuzz(request, django_db_blocker):
             yield
     else:
         yield
+
+
+def test_bitcoin_deposit_block_pop_and_keystone_ids_land_on_pages_showing_them(client, db):
+    """The four kinds the Bitcoin pages made findable: each ends, after redirects, on a 200 page
+    that shows what was typed (the display order; the internal order lands there too)."""
+    from indexer.bitcoin.decode import decode_header, decode_tx
+    from tests.explorer.evidence_story import EvidenceStory, load_into_db
+
+    story = EvidenceStory()
+    load_into_db(story)
+    deposit = decode_tx(story.deposit_raw).txid_display
+    block = decode_header(story.btc_headers[1]).hash_display  # height 101
+    pop = decode_tx(story.pop_raw).txid_display
+    keystone_id = story.keystone.abbreviate().id_display
+    for q, lands in [
+        (deposit, f"/btc/tx/{deposit}"),
+        (block, f"/btc/block/{block}"),
+        (pop, f"/btc/tx/{pop}"),
+        (keystone_id, "/keystone/25"),
+        (bytes.fromhex(deposit)[::-1].hex(), f"/btc/tx/{deposit}"),  # internal order
+        (bytes.fromhex(block)[::-1].hex(), f"/btc/block/{block}"),
+    ]:
+        response, html = land(client, q)
+        assert response.status_code == 200 and response.redirect_chain[-1][0] == lands, q
+        assert q in html, q
+    response, html = land(client, "btc:101")
+    assert response.redirect_chain[-1][0] == f"/btc/block/{block}" and "Bitcoin block 101" in html

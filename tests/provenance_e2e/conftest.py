@@ -48,4 +48,11 @@ def story(devnet, celery_worker_process, django_db_blocker):
             "recipient": "0x" + bytes(mint.recipient).hex(),
             "hemibtc": devnet.net.contracts["BTCToken"].lower(),
             "keystone": summary["keystone_number"],
+            "keystone_id": summary["keystone_id"],  # of the anchoring keystone
+            "anchoring_keystone": summary["anchoring_keystone_number"],
+            "deposit_txid": summary["deposit_txid"],
+            "deposit_height": summary["deposit_height"],
+            "deposit_block": summary["deposit_block_hash"],
+            "pop_txid": summary["pop_txid"],
+            "pop_block": summary["pop_block_hash"],
         }

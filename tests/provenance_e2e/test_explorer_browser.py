@@ -1,8 +1,10 @@
 """The explorer in a real browser (Debian's Chromium driven by Playwright) on devnet data
-indexed by the real Celery worker: every page type at desktop and phone widths, search, and
-the trail from the home page to the mint and its block by clicking only. Any console error
-(CSP violations included: the pages are served under a strict policy here), page error or
-failed request fails the test. Screenshots land in var/screenshots/ for people to look at."""
+indexed by the real Celery worker: every page type at desktop and phone widths, search, the
+mint's whole trail across both chains by clicking only (desktop and phone), and live pages:
+a new Hemi block and a new PoP publication appear on open pages at the first poll after they
+are indexed, and a page that turns final stops polling. Any console error (CSP violations
+included: the pages are served under a strict policy here), page error or failed request fails
+the test. Screenshots land in var/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class Watched:
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
+        self.page.on("requestfailed", self._failed)
         self.page.on("response", self._status)
 
     def _with_csp(self, route):
@@ -65,6 +67,13 @@ class Watched:
         if headers.get("content-type", "").startswith("text/html"):
             headers["content-security-policy"] = CSP
         route.fulfill(response=response, headers=headers)
+
+    def _failed(self, request):
+        # A poll still in flight when the page navigates away (or closes) is cancelled by the
+        # browser itself: not a failed request. Anything else is.
+        if request.failure == "net::ERR_ABORTED" and request.resource_type in ("xhr", "fetch"):
+            return
+        self.problems.append(f"request failed: {request.url} {request.failure}")
 
     def _console(self, message):
         if message.type != "error":
@@ -105,10 +114,16 @@ def pages(story) -> dict[str, str]:
         "keystone": f"/keystone/{story['keystone']}",
         "tunnel": "/tunnel",
         "provenance": f"/provenance/mint/{story['mint_tx']}",
+        "btc-blocks": "/btc/blocks",
+        "btc-block": f"/btc/block/{story['deposit_block']}",
+        "btc-tx-deposit": f"/btc/tx/{story['deposit_txid']}",
+        "btc-tx-pop": f"/btc/tx/{story['pop_txid']}",
+        "status": "/status",
+        "charts": "/charts",
     }
 
 
-def test_the_explorer_in_a_real_browser(browser, live_server, story):
+def test_the_explorer_in_a_real_browser(browser, live_server, story, devnet):
     """One test, because a transactional test empties the tables after it and the indexed
     devnet story is what every step reads."""
     for width in WIDTHS:
@@ -116,6 +131,9 @@ def test_the_explorer_in_a_real_browser(browser, live_server, story):
     search_box_finds_the_mint_block_address_and_token(browser, live_server, story)
     from_the_home_page_to_the_mint_and_its_block_by_clicking_only(browser, live_server, story)
     the_api_docs_render_under_the_strict_policy(browser, live_server, story)
+    for width in WIDTHS:
+        the_mint_trail_across_both_chains_by_clicking_only(browser, live_server, story, width)
+    live_pages_show_a_new_block_and_a_new_publication_then_stop_when_final(browser, live_server, devnet)
 
 
 def every_page_type_renders_cleanly(browser, live_server, story, width):
@@ -146,6 +164,11 @@ def search_box_finds_the_mint_block_address_and_token(browser, live_server, stor
             (str(story["mint_block"]), f"/block/{story['mint_block']}", f"Hemi block {story['mint_block']}"),
             (story["recipient"], "/address/", story["recipient"]),
             (story["hemibtc"], "/token/", story["hemibtc"]),
+            (story["deposit_txid"], f"/btc/tx/{story['deposit_txid']}", story["deposit_txid"]),
+            (story["deposit_block"], f"/btc/block/{story['deposit_block']}", story["deposit_block"]),
+            (story["keystone_id"], f"/keystone/{story['anchoring_keystone']}", story["keystone_id"]),
+            (story["pop_txid"], f"/btc/tx/{story['pop_txid']}", story["pop_txid"]),
+            (f"btc:{story['deposit_height']}", f"/btc/block/{story['deposit_block']}", story["deposit_block"]),
         ]:
             page = w.visit("/")
             page.fill("#search-q", q)
@@ -198,3 +221,170 @@ def the_api_docs_render_under_the_strict_policy(browser, live_server, story):
         assert not w.problems, w.problems
     finally:
         w.context.close()
+
+
+# The hops of a mint's trail, in order, and what each hop's page must show.
+TRAIL = ["deposit", "deposit-block", "relay", "mint", "block", "keystone", "pop", "pop-block", "superfinal"]
+
+
+def _follow(page, link):
+    with page.expect_navigation():
+        link.click()
+    page.wait_for_load_state("networkidle")
+
+
+def _current_hop(page) -> str:
+    return page.locator("nav.trail li.current").get_attribute("data-hop")
+
+
+def the_mint_trail_across_both_chains_by_clicking_only(browser, live_server, story, width):
+    """From the home page to the mint, then hop by hop along its trail: Bitcoin deposit ->
+    its block -> the hVM relay -> the mint -> its Hemi block -> its keystone -> the PoP tx ->
+    its Bitcoin block -> the block that makes it superfinal; and back again, one click a hop."""
+    w = Watched(browser, live_server.url, WIDTHS[width])
+    try:
+        page = w.visit("/")
+        _follow(page, page.locator("#mints a[href^='/provenance/mint/']").first)
+        assert "/provenance/mint/" in page.url and page.locator("nav.trail").count() == 1
+        page.screenshot(path=str(SHOTS / f"{width}-trail-start.png"))
+        seen = {}
+        for key in TRAIL:
+            _follow(page, page.locator("nav.trail a[rel=next]"))
+            assert _current_hop(page) == key, (key, page.url)
+            seen[key] = page.url
+            main = page.locator("main").inner_text()
+            if key == "deposit":
+                assert story["deposit_txid"] in main and "Tunnel deposit" in main
+                # the Bitcoin side links straight on to its block and to the mint it funded
+                assert page.locator(f"main a[href='/btc/block/{story['deposit_block']}']").count() >= 1
+                assert page.locator(f"main a[href='/tx/{story['mint_tx']}']").count() >= 1
+            elif key == "deposit-block":
+                assert f"Bitcoin block {story['deposit_height']}" in main and "Relayed to Hemi (hVM)" in main
+                assert page.locator(f"#deposits a[href='/btc/tx/{story['deposit_txid']}']").count() == 1
+            elif key == "relay":
+                assert "Bitcoin headers relayed to the hVM" in main
+                assert page.locator(f"#relayed a[href='/btc/block/{story['deposit_block']}']").count() == 1
+            elif key == "mint":
+                assert story["mint_tx"] in main and "DepositConfirmed" in main
+            elif key == "block":
+                assert page.locator("h1").inner_text() == f"Hemi block {story['mint_block']}"
+            elif key == "keystone":
+                assert page.locator("h1").inner_text() == f"Keystone {story['keystone']}"
+            elif key == "pop":
+                assert "Proof-of-Proof" in main and "our keystone" in main
+            elif key == "pop-block":
+                assert "PoP outputs" in main
+            elif key == "superfinal":
+                assert "superfinal" in page.locator("#btc-block-live").inner_text()
+            w.no_overflow(f"{width} trail {key}")
+            if key in ("deposit", "pop", "superfinal"):
+                page.screenshot(path=str(SHOTS / f"{width}-trail-{key}.png"), full_page=True)
+        assert page.locator("nav.trail a[rel=next]").count() == 0  # superfinality ends the trail
+        for key in reversed(TRAIL[:-1]):
+            _follow(page, page.locator("nav.trail a[rel=prev]"))
+            assert _current_hop(page) == key and page.url == seen[key], (key, page.url)
+        assert page.locator("nav.trail a[rel=prev]").count() == 0  # the deposit starts it
+        assert not w.problems, w.problems
+    finally:
+        w.context.close()
+
+
+# --- Live pages --------------------------------------------------------------------------------
+
+
+def _index(devnet):
+    from tests.provenance_e2e.test_provenance_devnet import index_both_chains
+
+    index_both_chains(devnet)
+
+
+def _tick(devnet, n: int = 1):
+    for _ in range(n):
+        devnet.driver.tick()
+
+
+def _is_poll(url: str, path: str) -> bool:
+    return url.split("?")[0].endswith(path) and "since=" in url
+
+
+def _first_poll_after(page, path: str) -> None:
+    """Wait for the first poll of ``path`` SENT from now on and for its answer to be swapped
+    in. A change indexed before this call must show after it, whether this poll or one still
+    in flight brought it: that is "within one poll interval"."""
+    with page.expect_request(lambda r: _is_poll(r.url, path), timeout=30_000) as poll:
+        pass
+    assert poll.value.response() is not None
+    page.wait_for_timeout(300)  # htmx swaps and settles just after the response
+
+
+def _watch(w, page):
+    page.on("console", w._console)
+    page.on("pageerror", lambda e: w.problems.append(f"page error: {e}"))
+    page.on("requestfailed", w._failed)
+    page.on("response", w._status)
+
+
+def live_pages_show_a_new_block_and_a_new_publication_then_stop_when_final(browser, live_server, devnet):
+    from indexer.keystone import KEYSTONE_PERIOD
+
+    w = Watched(browser, live_server.url, WIDTHS["desktop"])
+    hemi_tip = devnet.net.w3.eth.block_number  # indexed: the story caught up with both nodes
+    try:
+        with devnet.driver.paused("pop-miner"):
+            # A new Hemi block: the home page's latest blocks show it, the block list a banner.
+            home = w.visit("/")
+            blocks = w.context.new_page()
+            _watch(w, blocks)
+            blocks.goto("/blocks")
+            blocks.wait_for_load_state("networkidle")
+            assert home.locator(f"#summary a[href='/block/{hemi_tip + 1}']").count() == 0
+            assert blocks.locator("#new-rows a").count() == 0
+            _tick(devnet)
+            _index(devnet)
+            assert devnet.net.w3.eth.block_number == hemi_tip + 1
+            _first_poll_after(home, "/")
+            assert home.locator(f"#summary a[href='/block/{hemi_tip + 1}']").count() >= 1
+            _first_poll_after(blocks, "/blocks")
+            assert "1 new block since this page loaded" in blocks.locator("#new-rows").inner_text()
+            # ... and the rows the reader is looking at stay where they were
+            assert blocks.locator("#blocks tbody tr").first.locator(f"a[href='/block/{hemi_tip}']").count() == 1
+            blocks.screenshot(path=str(SHOTS / "desktop-live-new-blocks-banner.png"))
+            blocks.close()
+
+            # A keystone produced while no PoP miner publishes: its page waits, live.
+            keystone = (hemi_tip + 1) // KEYSTONE_PERIOD * KEYSTONE_PERIOD + KEYSTONE_PERIOD
+            while devnet.net.w3.eth.block_number < keystone:
+                _tick(devnet)
+            _index(devnet)
+            page = w.visit(f"/keystone/{keystone}")
+            assert "Not published on Bitcoin yet" in page.locator("#keystone-live").inner_text()
+            assert page.locator("#keystone-live").get_attribute("hx-trigger") is not None
+        answers = []
+        page.on("response", lambda r: answers.append(r.status) if _is_poll(r.url, f"/keystone/{keystone}") else None)
+        # The PoP miner publishes (broadcast in one tick, mined in the next).
+        _tick(devnet, 2)
+        _index(devnet)
+        _first_poll_after(page, f"/keystone/{keystone}")
+        region = page.locator("#keystone-live")
+        assert "Not published on Bitcoin yet" not in region.inner_text()
+        assert region.locator("a[href^='/btc/tx/']").count() >= 1
+        page.screenshot(path=str(SHOTS / "desktop-live-new-publication.png"), full_page=True)
+
+        # Ten Bitcoin blocks on top: superfinal, nothing left to change: 286, and no more polls.
+        _tick(devnet, 11)
+        _index(devnet)
+        page.wait_for_selector("#keystone-live:not([hx-trigger])", timeout=30_000)
+        assert 286 in answers and answers[-1] == 286, answers
+        assert page.locator("[data-live=final]").count() == 1
+        polls = len(answers)
+        page.wait_for_timeout(3 * 1000 * _poll_seconds() + 500)
+        assert len(answers) == polls, answers
+        assert not w.problems, w.problems
+    finally:
+        w.context.close()
+
+
+def _poll_seconds() -> int:
+    from explorer.views.live import poll_seconds
+
+    return poll_seconds()

@@ -1,0 +1,57 @@
+"""/status: per chain the node tip, our cursor, lag, and while backfilling a progress bar with
+rate and ETA; the workers, pending follow-up work and alerts; in a bounded number of queries."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from explorer.queries import status
+
+
+def progress(**kw) -> status.ChainProgress:
+    base = {"chain": "hemi", "label": "Hemi", "start": 1000, "cursor": 1999, "cursor_updated": None,
+            "node_tip": status.NodeTip(11_000, 3.0), "rate": 50.0, "batch": 100}  # fmt: skip
+    return status.ChainProgress(**{**base, **kw})
+
+
+def test_progress_lag_and_eta_while_backfilling():
+    p = progress()
+    assert p.lag == 9001 and p.backfilling
+    assert (p.done, p.total) == (1000, 10_001) and round(p.percent, 2) == 10.0
+    assert p.eta_seconds == 9001 / 50.0
+
+
+def test_following_the_tip_is_not_backfilling_and_unknowns_stay_unknown():
+    assert not progress(cursor=10_950).backfilling  # within one batch of the tip
+    assert progress(cursor=11_005).lag == 0  # a cursor a moment ahead of an old reading
+    unknown = progress(node_tip=None, rate=None)
+    assert unknown.lag is None and unknown.percent is None and unknown.eta_seconds is None
+    assert progress(rate=None).eta_seconds is None
+
+
+def test_the_page_shows_cursors_reorgs_and_alerts_in_a_bounded_number_of_queries(client, story, chains):
+    from dataclasses import replace
+
+    from indexer.bitcoin.models import BitcoinBlock
+    from indexer.models import ChainCursor
+
+    hemi, btc, _ = story()
+    ChainCursor.objects.create(chain="hemi", height=30, block_hash=hemi[30].hash)
+    ChainCursor.objects.create(chain="bitcoin", height=115, block_hash=btc[115].hash_internal)
+    BitcoinBlock.objects.filter(height=114).update(in_active_chain=False)
+    forged = replace(chains.keystone_of(hemi[25]), state_root=b"\xee" * 32).abbreviate()
+    chains.publish(btc[107], forged, first=False)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/status")
+    assert response.status_code == 200 and len(queries) <= 12
+    html = response.content.decode()
+    assert 'href="/block/30"' in html and 'href="/btc/block/115"' in html
+    assert "Alternate keystone published" in html
+    assert btc[114].hash_display in html  # the orphaned block, under recent reorgs
+    assert 'id="status" hx-get=' in html  # the page follows the indexers live
+
+
+def test_until_workers_record_telemetry_the_page_says_so_instead_of_zero(client, db):
+    html = client.get("/status").content.decode()
+    assert "not recorded" in html and "no durable list to show" in html
