@@ -13,7 +13,7 @@ from django.db import connection
 
 from indexer.bitcoin.models import TunnelDeposit, VaultScript, WithdrawalPayout
 from indexer.hemi.models import Vault
-from indexer.models import ChainCursor
+from indexer.models import ChainCursor, WorkItem
 
 
 def _stamp_sql() -> str:
@@ -26,9 +26,13 @@ def _stamp_sql() -> str:
         f"(SELECT max(id) FROM {model._meta.db_table})"  # noqa: S608 - table names from our models
         for model in (TunnelDeposit, WithdrawalPayout, VaultScript, Vault)
     ]
+    # Verdicts say "pending (...)" while durable follow-up work is open: the open items (the
+    # partial index work_item_open) change when work is added, finished or given up.
+    work = f"(SELECT count(*) || ':' || coalesce(max(id), 0) FROM {WorkItem._meta.db_table}"  # noqa: S608
+    work += " WHERE state IN ('pending', 'running'))"
     return (
         f"SELECT (SELECT string_agg(chain || ':' || height || ':' || encode(block_hash, 'hex'), ','"  # noqa: S608
-        f" ORDER BY chain) FROM {cursors}), " + ", ".join(newest)
+        f" ORDER BY chain) FROM {cursors}), " + ", ".join([*newest, work])
     )
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Count
 
 from explorer.queries import keystones
 from hemiscope import networks
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block
-from indexer.models import ChainCursor
+from indexer.models import ChainCursor, WorkItem
 
 CHAINS = (("hemi", "Hemi"), ("bitcoin", "Bitcoin"))
 # Reorg lists look this far below the tip: an index range, never a walk of the whole chain.
@@ -128,7 +129,7 @@ class WorkSummary:
 
 @dataclass(frozen=True)
 class PendingWork:
-    available: bool  # False: this build keeps follow-up work only as Celery messages
+    available: bool
     kinds: list[WorkSummary] = field(default_factory=list)
 
     @property
@@ -137,9 +138,26 @@ class PendingWork:
 
 
 def pending_work() -> PendingWork:
-    """Follow-up work recorded durably and not done. This build has no durable work table yet
-    (the indexer core adds ``indexer.WorkItem``); the page says so instead of showing zero."""
-    return PendingWork(available=False)
+    """Follow-up work recorded durably (``indexer.core.work``) and not done, per kind: pending,
+    running (claimed), failed (given up: an operator must look), and the last error seen.
+    2 queries over the open and failed items only; done items, the bulk, are never read."""
+    counts: dict[str, dict[str, int]] = {}
+    unfinished = (WorkItem.PENDING, WorkItem.RUNNING, WorkItem.FAILED)
+    for row in WorkItem.objects.filter(state__in=unfinished).values("kind", "state").annotate(n=Count("id")):
+        counts.setdefault(row["kind"], {})[row["state"]] = row["n"]
+    errors = dict(
+        WorkItem.objects.filter(state__in=unfinished)
+        .exclude(last_error="")
+        .order_by("kind", "-updated_at")
+        .distinct("kind")
+        .values_list("kind", "last_error")
+    )
+    kinds = [
+        WorkSummary(kind, c.get(WorkItem.PENDING, 0), c.get(WorkItem.RUNNING, 0), c.get(WorkItem.FAILED, 0),
+                    errors.get(kind, "")[:300])
+        for kind, c in sorted(counts.items())
+    ]  # fmt: skip
+    return PendingWork(available=True, kinds=kinds)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,23 @@ def test_the_page_shows_cursors_reorgs_and_alerts_in_a_bounded_number_of_queries
     assert 'id="status" hx-get=' in html  # the page follows the indexers live
 
 
-def test_until_workers_record_telemetry_the_page_says_so_instead_of_zero(client, db):
+def test_pending_durable_work_is_counted_per_kind_with_its_last_error(client, db):
+    from indexer.core import work
+    from indexer.core.errors import TransientError
+
+    work.add([work.Work("bitcoin.vault_rescan", "0xaa"), work.Work("bitcoin.vault_rescan", "0xbb"),
+              work.Work("hemi.vault_custody", "0xcc")])  # fmt: skip
+    item = work.claim(["hemi.vault_custody"])
+    work.release(item, TransientError("node timed out"))
     html = client.get("/status").content.decode()
-    assert "not recorded" in html and "no durable list to show" in html
+    assert "None: every recorded follow-up is done." not in html
+    rows = status.pending_work().kinds
+    assert [(k.kind, k.pending, k.running, k.failed) for k in rows] == [
+        ("bitcoin.vault_rescan", 2, 0, 0),
+        ("hemi.vault_custody", 1, 0, 0),
+    ]
+    assert "node timed out" in rows[1].last_error and "node timed out" in html
+
+
+def test_with_nothing_pending_the_page_says_so(client, db):
+    assert "None: every recorded follow-up is done." in client.get("/status").content.decode()
