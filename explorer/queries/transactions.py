@@ -113,11 +113,44 @@ def logs(tx: Transaction, req: PageRequest) -> Page[Log]:
     return req.page(qs[: req.limit + 1], lambda log: (log.log_index,))
 
 
-def relayed_headers(tx: Transaction) -> list[HvmHeader]:
-    """The Bitcoin headers an hVM update transaction relayed, in order (1 query; none for any
-    other transaction)."""
-    return list(
+@dataclass(frozen=True)
+class RelayedHeader:
+    """A Bitcoin header an hVM update relayed, and the tunnel deposits in that block with the
+    mints that credit them: what this relay let the sequencer see."""
+
+    header: HvmHeader
+    deposits: list  # [(TunnelDeposit, [DepositConfirmation])]
+
+
+def relayed_headers(tx: Transaction) -> list[RelayedHeader]:
+    """The Bitcoin headers an hVM update transaction relayed, in order, each with its tunnel
+    deposits and their mints (1 query for any other transaction, 3 for a relay)."""
+    from indexer.bitcoin.models import TunnelDeposit
+
+    headers = list(
         HvmHeader.objects.filter(update__transaction=tx).order_by("position").only(
             "position", "btc_hash_internal", "prev_hash_internal"
         )
     )
+    if not headers:
+        return []
+    deposits = list(
+        TunnelDeposit.objects.filter(block__hash_internal__in=[bytes(h.btc_hash_internal) for h in headers])
+        .select_related("transaction", "block")
+        .only("transaction__txid_internal", "block__hash_internal")
+        .order_by("id")
+    )
+    mints: dict[bytes, list] = {}
+    for m in (
+        DepositConfirmation.objects.canonical()
+        .filter(deposit_txid_internal__in=[bytes(d.transaction.txid_internal) for d in deposits])
+        .select_related("transaction")
+        .only("deposit_txid_internal", "transaction__hash")
+    ):
+        mints.setdefault(bytes(m.deposit_txid_internal), []).append(m)
+    by_block: dict[bytes, list] = {}
+    for d in deposits:
+        by_block.setdefault(bytes(d.block.hash_internal), []).append(
+            (d, mints.get(bytes(d.transaction.txid_internal), []))
+        )
+    return [RelayedHeader(h, by_block.get(bytes(h.btc_hash_internal), [])) for h in headers]

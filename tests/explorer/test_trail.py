@@ -91,3 +91,15 @@ def test_a_bad_mint_parameter_is_a_400_naming_it(client, told):
     for value, reason in (("0x12", "mint: a Hemi mint transaction hash"), ("0x" + "00" * 32, "mint: no hemiBTC mint")):
         response = client.get(f"/block/12?mint={value}")
         assert response.status_code == 400 and reason in response.content.decode()
+
+
+def test_the_relay_page_links_back_to_the_bitcoin_block_and_on_to_the_mint(client, told):
+    from indexer.hemi.models import HvmUpdate
+
+    story, mint = told
+    relay = "0x" + bytes(HvmUpdate.objects.get().transaction.hash).hex()
+    html = client.get(f"/tx/{relay}").content.decode()
+    deposit_block = decode_header(story.btc_headers[1]).hash_display
+    assert f'href="/btc/block/{deposit_block}"' in html
+    assert f'href="/btc/tx/{decode_tx(story.deposit_raw).txid_display}"' in html
+    assert f'href="/tx/0x{bytes(mint.transaction.hash).hex()}"' in html

@@ -263,7 +263,9 @@ def the_mint_trail_across_both_chains_by_clicking_only(browser, live_server, sto
                 assert page.locator(f"#deposits a[href='/btc/tx/{story['deposit_txid']}']").count() == 1
             elif key == "relay":
                 assert "Bitcoin headers relayed to the hVM" in main
+                # back to the deposit's block, and on to the mint the deposit funded
                 assert page.locator(f"#relayed a[href='/btc/block/{story['deposit_block']}']").count() == 1
+                assert page.locator(f"#relayed a[href='/tx/{story['mint_tx']}']").count() == 1
             elif key == "mint":
                 assert story["mint_tx"] in main and "DepositConfirmed" in main
             elif key == "block":
@@ -280,10 +282,12 @@ def the_mint_trail_across_both_chains_by_clicking_only(browser, live_server, sto
             if key in ("deposit", "pop", "superfinal"):
                 page.screenshot(path=str(SHOTS / f"{width}-trail-{key}.png"), full_page=True)
         assert page.locator("nav.trail a[rel=next]").count() == 0  # superfinality ends the trail
-        for key in reversed(TRAIL[:-1]):
+        # and back to the deposit (at phone width two hops back: the same links, narrower)
+        for key in reversed(TRAIL[:-1] if width == "desktop" else TRAIL[-3:-1]):
             _follow(page, page.locator("nav.trail a[rel=prev]"))
             assert _current_hop(page) == key and page.url == seen[key], (key, page.url)
-        assert page.locator("nav.trail a[rel=prev]").count() == 0  # the deposit starts it
+        if width == "desktop":
+            assert page.locator("nav.trail a[rel=prev]").count() == 0  # the deposit starts it
         assert not w.problems, w.problems
     finally:
         w.context.close()
