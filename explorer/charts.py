@@ -27,6 +27,11 @@ class Series:
     values: Sequence[float | None]  # one per x position; None: no value there
 
 
+def nice_step(span: float, ticks: int = 4) -> float:
+    """A 1/2/2.5/5 x 10^k step that cuts ``span`` into about ``ticks`` parts."""
+    return nice_ceiling(span / ticks)
+
+
 def nice_ceiling(value: float) -> float:
     """The smallest 1/2/2.5/5 x 10^k at or above ``value`` (axis maximum)."""
     if value <= 0:
@@ -57,7 +62,11 @@ class _Frame:
 
     def __init__(self, n: int, low: float, high: float):
         self.n = max(1, n)
-        self.low, self.high = low, high
+        # Gridlines at round numbers: the axis runs from a multiple of the step below the data
+        # (zero when nothing is negative) to one at or above it.
+        self.step = nice_step(high - low)
+        self.low = math.floor(low / self.step) * self.step
+        self.high = max(math.ceil(high / self.step) * self.step, self.low + self.step)
         self.plot_w = WIDTH - LEFT - RIGHT
         self.plot_h = HEIGHT - TOP - BOTTOM
         self.band = self.plot_w / self.n
@@ -70,8 +79,8 @@ class _Frame:
 
     def axes(self, y_unit: str, x_labels: Sequence[str]) -> list[str]:
         parts = []
-        for k in range(5):
-            value = self.low + (self.high - self.low) * k / 4
+        for k in range(round((self.high - self.low) / self.step) + 1):
+            value = self.low + k * self.step
             y = self.y(value)
             parts.append(format_html('<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>', LEFT,
                                      WIDTH - RIGHT, _n(y), _n(y)))  # fmt: skip
@@ -101,12 +110,10 @@ def _svg(chart_id: str, title: str, desc: str, x_title: str, body: list[str]) ->
 
 
 def _bounds(series: Sequence[Series]) -> tuple[float, float]:
+    """The data's range with zero in it (bars grow from zero); 0..1 when there is no data."""
     values = [v for s in series for v in s.values if v is not None]
-    low = min([0.0, *values])
-    high = max([0.0, *values])
-    top = nice_ceiling(high) if high > 0 else 1.0
-    bottom = -nice_ceiling(-low) if low < 0 else 0.0
-    return bottom, top
+    low, high = min([0.0, *values]), max([0.0, *values])
+    return (low, high) if high > low else (0.0, 1.0)
 
 
 def bar_chart(chart_id: str, title: str, desc: str, x_labels: Sequence[str], series: Sequence[Series], *,

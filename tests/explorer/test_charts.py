@@ -105,3 +105,10 @@ def test_an_unknown_chart_is_a_404(client, db):
 def test_empty_tables_say_so_instead_of_drawing_nothing(client, db):
     html = client.get("/charts").content.decode()
     assert "No keystones indexed yet." in html and not re.search(r"<svg", html.split("<main")[1])
+
+
+def test_gridlines_sit_at_round_numbers_around_negative_values_too():
+    svg = str(charts.line_chart("n", "T", "d", ["a", "b"], [charts.Series("s", "s1", [-5, 0.5])],
+                                y_unit="u", x_title="x"))  # fmt: skip
+    ticks = re.findall(r'<text class="tick" x="58" y="[\d.]+" text-anchor="end">([^<]+)</text>', svg)
+    assert ticks == ["-6", "-4", "-2", "0", "2"]
