@@ -72,3 +72,24 @@ def test_pending_durable_work_is_counted_per_kind_with_its_last_error(client, db
 
 def test_with_nothing_pending_the_page_says_so(client, db):
     assert "None: every recorded follow-up is done." in client.get("/status").content.decode()
+
+
+def test_a_backfill_shows_a_progress_bar_with_rate_and_eta(client, db, monkeypatch):
+    from indexer.models import ChainCursor
+
+    ChainCursor.objects.create(chain="hemi", height=4_999, block_hash=b"\x01" * 32)
+    ChainCursor.objects.create(chain="bitcoin", height=200, block_hash=b"\x02" * 32)
+    recorded = status.Readings(
+        node_tips={"hemi": status.NodeTip(10_000, 4.0), "bitcoin": status.NodeTip(201, 4.0)},
+        heartbeat_age=7.0,
+        rates={"hemi": 25.0, "bitcoin": 0.5},
+        recorded=True,
+    )
+    monkeypatch.setattr(status, "readings", lambda: recorded)
+    html = client.get("/status").content.decode()
+    # devnet starts at 0: 5 000 of 10 001 Hemi blocks, 5 001 to go at 25 blocks/s = 200 s
+    assert '<progress id="progress-hemi" max="10001" value="5000">' in html
+    assert "Backfilling: 5,000 of 10,001 blocks (50.0%)" in html and "About 3 min to the tip at 25.0 blocks/s" in html
+    assert "5,001 blocks behind the node" in html
+    assert "Following the tip" in html and "1 block behind the node" in html  # Bitcoin: within a batch
+    assert "7 s ago" in html
