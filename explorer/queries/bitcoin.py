@@ -336,13 +336,11 @@ def relays(block: BitcoinBlock) -> list[HvmHeader]:
 
 def hvm_tip_height() -> int | None:
     """Height of the Bitcoin tip in Hemi's newest canonical hVM view (2 queries): a header at or
-    below it that was never relayed will not be relayed any more."""
-    view = (
-        HvmUpdate.objects.filter(canonical=True)
-        .order_by("-block__number", "-transaction__index")
-        .values_list("canonical_tip_internal", flat=True)
-        .first()
-    )
+    below it that was never relayed will not be relayed any more. The newest update is the
+    highest row id (the single Hemi writer draws ids in chain order): a backward primary-key
+    scan to the first canonical row, never a sort of every update."""
+    newest = HvmUpdate.objects.filter(canonical=True).order_by("-id")
+    view = newest.values_list("canonical_tip_internal", flat=True).first()
     if view is None:
         return None
     return BitcoinBlock.objects.filter(hash_internal=view).values_list("height", flat=True).first()

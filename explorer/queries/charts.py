@@ -150,7 +150,9 @@ def _bucketed(qs, time_field: str, sats_field: str, start: int, end: int, size: 
 
 def tunnel_flows(span: str) -> list[FlowBucket]:
     """Deposits, mints and withdrawals per bucket over ``span`` ending at the newest indexed
-    block (5 queries). Buckets are aligned to multiples of the bucket size."""
+    block (5 queries). Buckets are aligned to multiples of the bucket size. Each aggregate reads
+    its tunnel table joined to block times: tunnel rows number in the thousands, not the
+    millions of blocks, and only their blocks are looked up (by primary key)."""
     seconds, size = SPANS[span]
     newest = _window_end()
     if newest is None:

@@ -223,3 +223,11 @@ def test_a_blocks_pop_outputs_and_deposits_are_keyset_paged(client, chains, tunn
         second = get(client, nxt.replace("&amp;", "&"))
     assert len(ctx) <= first
     assert second.count("our keystone</span>") == 25 and "deposits_cursor=" in html
+
+
+def test_a_block_page_polls_while_something_on_it_can_change_and_says_what(client, told):
+    # 101: relayed, deposit minted, 15 deep -> final. 110: Hemi's hVM view stops at 104.
+    assert 'data-live="final"' in get(client, "/btc/block/101")
+    waiting = get(client, "/btc/block/110")
+    assert 'data-live="polling"' in waiting and "Hemi&#x27;s sequencer to relay this header" in waiting
+    assert "Bitcoin block 120 (10 blocks on top of this one)" in waiting
