@@ -13,7 +13,7 @@ from django.db import connection
 
 from indexer.bitcoin.models import TunnelDeposit, VaultScript, WithdrawalPayout
 from indexer.hemi.models import Vault
-from indexer.models import ChainCursor, WorkItem
+from indexer.models import ChainCursor, IndexerAlert, WorkItem
 
 
 def _stamp_sql() -> str:
@@ -30,9 +30,12 @@ def _stamp_sql() -> str:
     # partial index work_item_open) change when work is added, finished or given up.
     work = f"(SELECT count(*) || ':' || coalesce(max(id), 0) FROM {WorkItem._meta.db_table}"  # noqa: S608
     work += " WHERE state IN ('pending', 'running'))"
+    # An indexer that refuses its node stops moving its cursor: its alert rows say so instead.
+    refused = f"(SELECT count(*) || ':' || coalesce(max(id), 0) FROM {IndexerAlert._meta.db_table}"  # noqa: S608
+    refused += " WHERE cleared_at IS NULL)"
     return (
         f"SELECT (SELECT string_agg(chain || ':' || height || ':' || encode(block_hash, 'hex'), ','"  # noqa: S608
-        f" ORDER BY chain) FROM {cursors}), " + ", ".join([*newest, work])
+        f" ORDER BY chain) FROM {cursors}), " + ", ".join([*newest, work, refused])
     )
 
 

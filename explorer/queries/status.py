@@ -1,13 +1,17 @@
-"""Indexing status: per chain how far we are behind the node, how fast we catch up, whether
-the workers run, what follow-up work is pending, and the alerts an operator should see.
+"""/status: per chain how far we are behind the node and how fast we catch up, whether the
+workers run, what durable follow-up work is pending, and the alerts an operator should see.
 
-Node tips, the worker heartbeat and ingest rates are what the workers record (the web process
-never calls a node); :func:`readings` is the one place that gathers them, so /status shows the
-same numbers as /healthz. Every panel is a fixed number of indexed queries.
+It builds on the read layer the API's /api/v1/status and /healthz use
+(:mod:`explorer.queries.indexing`: cursors, recorded node tips, the lag between them, indexer
+refusals and integrity alerts) and adds what a page shows on top: the start height, the ingest
+rate and an ETA while backfilling, the heartbeat, pending work and recent reorgs. The web
+process never calls a node; node tips, the heartbeat and rates are what the workers recorded
+(``hemiscope.telemetry``, from the hardening work) and read as "not recorded" until then.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,56 +19,68 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Count
 
-from explorer.queries import keystones
+from explorer.queries import indexing, keystones
 from hemiscope import networks
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block
-from indexer.models import ChainCursor, WorkItem
+from indexer.models import WorkItem
 
-CHAINS = (("hemi", "Hemi"), ("bitcoin", "Bitcoin"))
+LABELS = {"hemi": "Hemi", "bitcoin": "Bitcoin"}
 # Reorg lists look this far below the tip: an index range, never a walk of the whole chain.
 RECENT_REORG_WINDOW = {"hemi": 10_000, "bitcoin": 1_000}
 REORG_LIMIT = 5
 
 
-@dataclass(frozen=True)
-class NodeTip:
-    height: int
-    age_seconds: float  # how old the reading is
+def _telemetry():
+    """The workers' recorder, where this build has one (as :mod:`explorer.queries.indexing`
+    reads node tips)."""
+    try:
+        return importlib.import_module("hemiscope.telemetry")
+    except ImportError:
+        return None
 
 
 @dataclass(frozen=True)
 class Readings:
-    """What the workers recorded: node tips, the heartbeat age, ingest rates (blocks/s)."""
+    """What the workers recorded besides node tips: the heartbeat age and ingest rates."""
 
-    node_tips: Mapping[str, NodeTip | None] = field(default_factory=dict)
     heartbeat_age: float | None = None
-    rates: Mapping[str, float] = field(default_factory=dict)
-    recorded: bool = False  # False: this build has no worker telemetry to read
+    rates: Mapping[str, float] = field(default_factory=dict)  # blocks per second, per chain
+    recorded: bool = False  # False: this build has no worker recorder to read
 
 
 def readings() -> Readings:
-    """The workers' telemetry. This build records none yet (the hardening work adds node tips,
-    the heartbeat and ingest rates in hemiscope/health.py): every reading is "not recorded"."""
-    return Readings()
+    telemetry = _telemetry()
+    if telemetry is None:
+        return Readings()
+    age, rates = getattr(telemetry, "heartbeat_age", None), getattr(telemetry, "ingest_rates", None)
+    return Readings(age() if age else None, rates() if rates else {}, True)
 
 
 @dataclass(frozen=True)
 class ChainProgress:
-    chain: str
-    label: str
+    """One chain's line on the page: the read layer's status plus start, rate and batch."""
+
+    status: indexing.ChainStatus
     start: int  # first height this network indexes
-    cursor: int | None
-    cursor_updated: datetime | None
-    node_tip: NodeTip | None
     rate: float | None  # blocks per second over the last heartbeat period
     batch: int  # blocks per backfill batch
 
     @property
+    def chain(self) -> str:
+        return self.status.chain
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.chain, self.chain)
+
+    @property
+    def cursor(self) -> int | None:
+        return self.status.cursor_height
+
+    @property
     def lag(self) -> int | None:
-        if self.node_tip is None or self.cursor is None:
-            return None
-        return max(0, self.node_tip.height - self.cursor)
+        return self.status.lag  # the one lag computation, shared with /api/v1/status
 
     @property
     def backfilling(self) -> bool:
@@ -74,7 +90,8 @@ class ChainProgress:
     @property
     def total(self) -> int | None:
         """Blocks from the start height to the node tip (the progress bar's length)."""
-        return None if self.node_tip is None else max(1, self.node_tip.height - self.start + 1)
+        tip = self.status.node_tip_height
+        return None if tip is None else max(1, tip - self.start + 1)
 
     @property
     def done(self) -> int:
@@ -93,27 +110,14 @@ class ChainProgress:
 
 
 def chain_progress(r: Readings) -> list[ChainProgress]:
-    """Per chain: start height, our cursor, the node's tip and the rate (1 query)."""
+    """Per chain: the read layer's status (1 query), the network's start height and the rate."""
     network = networks.current()
-    cursors = {c.chain: c for c in ChainCursor.objects.filter(chain__in=[c for c, _ in CHAINS])}
     starts = {"hemi": network.tunnel_start_block, "bitcoin": network.bitcoin_start_height}
     batches = {"hemi": settings.HEMI_BATCH_SIZE, "bitcoin": settings.BITCOIN_BATCH_SIZE}
-    out = []
-    for chain, label in CHAINS:
-        c = cursors.get(chain)
-        out.append(
-            ChainProgress(
-                chain=chain,
-                label=label,
-                start=starts[chain],
-                cursor=c.height if c else None,
-                cursor_updated=c.updated_at if c else None,
-                node_tip=r.node_tips.get(chain),
-                rate=r.rates.get(chain),
-                batch=batches[chain],
-            )
-        )
-    return out
+    return [
+        ChainProgress(s, starts.get(s.chain, 0), r.rates.get(s.chain), batches.get(s.chain, 1))
+        for s in indexing.status()
+    ]
 
 
 @dataclass(frozen=True)
@@ -191,15 +195,17 @@ def recent_reorgs(tips: Mapping[str, int | None]) -> list[Reorg]:
 
 @dataclass(frozen=True)
 class Alerts:
+    indexer: list[indexing.Alert]  # refusals (another chain, a reorg too deep...) and integrity
     alternate_keystones: list
     reorgs: list[Reorg]
-    integrity: list[str]  # integrity problems the indexers flagged (none recorded by this build)
 
     @property
     def count(self) -> int:
-        return len(self.alternate_keystones) + len(self.integrity)
+        return len(self.indexer) + len(self.alternate_keystones)
 
 
 def alerts(progress: list[ChainProgress]) -> Alerts:
+    """The read layer's indexer alerts (as /healthz and the API show them), alternate-keystone
+    publications and recent reorgs near each tip."""
     tips = {p.chain: p.cursor for p in progress}
-    return Alerts(keystones.recent_alerts(limit=10), recent_reorgs(tips), [])
+    return Alerts(indexing.alerts(), keystones.recent_alerts(limit=10), recent_reorgs(tips))

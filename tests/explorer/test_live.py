@@ -42,7 +42,12 @@ def test_the_stamp_moves_with_a_cursor_and_with_rows_written_behind_it(db, chain
     assert fourth != third
     item = work.claim(["bitcoin.vault_rescan"])
     work.complete(item)  # ... and no longer: a page rendered while it was open re-renders
-    assert data_stamp() != fourth
+    fifth = data_stamp()
+    assert fifth != fourth
+    from indexer.core import alerts
+
+    alerts.record("hemi", "wrong-chain", "the node serves another chain")  # the cursor stops here
+    assert data_stamp() != fifth
 
 
 def test_an_unchanged_poll_is_a_204_after_one_query_and_a_change_re_renders(client, story):

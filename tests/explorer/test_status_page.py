@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from explorer.queries import status
 
 
-def progress(**kw) -> status.ChainProgress:
-    base = {"chain": "hemi", "label": "Hemi", "start": 1000, "cursor": 1999, "cursor_updated": None,
-            "node_tip": status.NodeTip(11_000, 3.0), "rate": 50.0, "batch": 100}  # fmt: skip
-    return status.ChainProgress(**{**base, **kw})
+def progress(cursor=1999, tip=11_000, rate=50.0) -> status.ChainProgress:
+    from explorer.queries.indexing import ChainStatus
+
+    chain = ChainStatus("hemi", cursor, b"\x01" * 32, None, tip, 3.0 if tip is not None else None)
+    return status.ChainProgress(chain, start=1000, rate=rate, batch=100)
 
 
 def test_progress_lag_and_eta_while_backfilling():
@@ -25,7 +26,7 @@ def test_progress_lag_and_eta_while_backfilling():
 def test_following_the_tip_is_not_backfilling_and_unknowns_stay_unknown():
     assert not progress(cursor=10_950).backfilling  # within one batch of the tip
     assert progress(cursor=11_005).lag == 0  # a cursor a moment ahead of an old reading
-    unknown = progress(node_tip=None, rate=None)
+    unknown = progress(tip=None, rate=None)
     assert unknown.lag is None and unknown.percent is None and unknown.eta_seconds is None
     assert progress(rate=None).eta_seconds is None
 
@@ -47,7 +48,7 @@ def test_the_page_shows_cursors_reorgs_and_alerts_in_a_bounded_number_of_queries
     assert response.status_code == 200 and len(queries) <= 12
     html = response.content.decode()
     assert 'href="/block/30"' in html and 'href="/btc/block/115"' in html
-    assert "Alternate keystone published" in html
+    assert "Alternate keystone published" in html and "hemi-integrity" not in html
     assert btc[114].hash_display in html  # the orphaned block, under recent reorgs
     assert 'id="status" hx-get=' in html  # the page follows the indexers live
 
@@ -75,16 +76,18 @@ def test_with_nothing_pending_the_page_says_so(client, db):
 
 
 def test_a_backfill_shows_a_progress_bar_with_rate_and_eta(client, db, monkeypatch):
+    """What the workers record (node tips, heartbeat, rates) stands in for the recorder here;
+    the cursors are real rows."""
+    from types import SimpleNamespace
+
+    from explorer.queries import indexing
     from indexer.models import ChainCursor
 
     ChainCursor.objects.create(chain="hemi", height=4_999, block_hash=b"\x01" * 32)
     ChainCursor.objects.create(chain="bitcoin", height=200, block_hash=b"\x02" * 32)
-    recorded = status.Readings(
-        node_tips={"hemi": status.NodeTip(10_000, 4.0), "bitcoin": status.NodeTip(201, 4.0)},
-        heartbeat_age=7.0,
-        rates={"hemi": 25.0, "bitcoin": 0.5},
-        recorded=True,
-    )
+    tips = {"hemi": 10_000, "bitcoin": 201}
+    monkeypatch.setattr(indexing, "_node_tip", lambda chain: SimpleNamespace(height=tips[chain], age_seconds=4.0))
+    recorded = status.Readings(heartbeat_age=7.0, rates={"hemi": 25.0, "bitcoin": 0.5}, recorded=True)
     monkeypatch.setattr(status, "readings", lambda: recorded)
     html = client.get("/status").content.decode()
     # devnet starts at 0: 5 000 of 10 001 Hemi blocks, 5 001 to go at 25 blocks/s = 200 s
@@ -93,3 +96,15 @@ def test_a_backfill_shows_a_progress_bar_with_rate_and_eta(client, db, monkeypat
     assert "5,001 blocks behind the node" in html
     assert "Following the tip" in html and "1 block behind the node" in html  # Bitcoin: within a batch
     assert "7 s ago" in html
+
+
+def test_indexer_refusals_and_integrity_show_as_they_do_on_healthz(client, story):
+    from indexer.core import alerts
+    from indexer.hemi.models import BlockIntegrityIssue
+
+    hemi, *_ = story()
+    alerts.record("bitcoin", "reorg-too-deep", "a reorg of 1500 blocks is deeper than BITCOIN_MAX_REORG_DEPTH")
+    BlockIntegrityIssue.objects.create(block=hemi[20], check_name="transactions root", expected="0x01", found="0x02")
+    html = client.get("/status").content.decode()
+    assert "bitcoin-reorg-too-deep" in html and "deeper than BITCOIN_MAX_REORG_DEPTH" in html
+    assert "hemi-integrity" in html and "1 Hemi block(s) stored with failed re-hash checks" in html
