@@ -6,7 +6,9 @@ fails at start-up instead of silently falling back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -107,3 +109,28 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+_RATE = re.compile(r"^(\d+)/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate ``N/period`` (s, min, hour, day) as Django REST framework parses it."""
+    value = (_raw(name) or default).replace(" ", "")
+    match = _RATE.match(value)
+    if match is None or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 120/min (N >= 1 per s, min, hour or day), got {value!r}"
+        )
+    return value
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or networks (``10.0.0.0/8``), normalised to networks."""
+    out = []
+    for item in env_list(name, default):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {item!r}") from None
+    return out

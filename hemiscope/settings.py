@@ -28,6 +28,12 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is not set (it is required when DEBUG is off)")
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Production must say which chain it indexes: a forgotten variable silently serving devnet
+# pages (and installing the devnet tooling) is exactly the mistake this refuses.
+if not DEBUG and env.env_str("HEMI_NETWORK", None) is None:
+    raise ImproperlyConfigured(
+        f"HEMI_NETWORK is not set (it is required when DEBUG is off: one of {', '.join(networks.NETWORK_NAMES)})"
+    )
 HEMI_NETWORK = env.env_choice("HEMI_NETWORK", networks.NETWORK_NAMES, "devnet")
 # Validate the network's overrides now so a bad value fails at start-up, not in a worker.
 networks.resolve(HEMI_NETWORK, BASE_DIR)
@@ -46,11 +52,18 @@ INSTALLED_APPS = [
     "indexer.hemi",
     "indexer.crosschain",
     "explorer",
-    "devnet",
+    "csp",
 ]
+# The devnet app (its management commands `devnet` and `demo`, its actors and node launchers)
+# is development tooling: only a devnet deployment loads it.
+if HEMI_NETWORK == "devnet":
+    INSTALLED_APPS.append("devnet")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise so static files carry the headers too; outside the throttle so 429s do.
+    "csp.middleware.CSPMiddleware",
+    "hemiscope.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before CommonMiddleware: CORS headers go on every /api/ answer, redirects and errors too.
     "corsheaders.middleware.CorsMiddleware",
@@ -60,6 +73,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Styled 400/404 pages for what the explorer's views raise, with DEBUG on or off.
     "explorer.middleware.ExplorerErrorsMiddleware",
+    # After URL resolution (it works in process_view): DRF views are throttled by DRF itself.
+    "hemiscope.throttling.ThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "hemiscope.urls"
@@ -88,11 +103,23 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# A database host that drops packets must not hold a web thread (or /healthz) for minutes.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.env_int(
+    "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Short socket timeouts: the cache holds throttle counters and health readings, and a stalled
+# Redis must degrade those (they fail open) rather than hang every request.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -109,13 +136,28 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
 # Seconds between tip-following runs (each run takes a lock, so overlapping runs just skip).
 FOLLOW_INTERVAL_SECONDS = env.env_float("FOLLOW_INTERVAL_SECONDS", 2.0, minimum=0.1)
+# Seconds between the worker's heartbeat / node-tip readings that /healthz and /metrics show.
+HEARTBEAT_SECONDS = env.env_float("HEARTBEAT_SECONDS", 15.0, minimum=1.0)
 CELERY_BEAT_SCHEDULE = {
     "follow-bitcoin": {"task": "indexer.bitcoin.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
     "follow-hemi": {"task": "indexer.hemi.tasks.follow_tip", "schedule": FOLLOW_INTERVAL_SECONDS},
     # Durable follow-up work (indexer.core.work): commits nudge it too, but a lost nudge must
     # cost at most one interval.
     "drain-work": {"task": "indexer.crosschain.tasks.drain_work", "schedule": FOLLOW_INTERVAL_SECONDS},
+    # A reading that waited longer than its period in a backed-up queue is worthless: expire it.
+    "heartbeat": {
+        "task": "hemiscope.heartbeat",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"expires": HEARTBEAT_SECONDS},
+    },
+    "node-tips": {
+        "task": "hemiscope.record_node_tips",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"expires": HEARTBEAT_SECONDS},
+    },
 }
+# Tasks outside the Django apps' tasks modules (heartbeat, node tips, the task-failure counter).
+CELERY_IMPORTS = ["hemiscope.telemetry"]
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).
 BITCOIN_BATCH_SIZE = env.env_int("BITCOIN_BATCH_SIZE", 50, minimum=1)
 HEMI_BATCH_SIZE = env.env_int("HEMI_BATCH_SIZE", 100, minimum=1)
@@ -135,7 +177,8 @@ EXPLORER_POLL_SECONDS = env.env_float("EXPLORER_POLL_SECONDS", 0.0, minimum=0.0)
 # --- HTTP, static files, security --------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# Where collectstatic writes (and WhiteNoise serves from, when DEBUG is off).
+STATIC_ROOT = Path(env.env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "staticfiles": {
@@ -168,8 +211,46 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    # /healthz is probed over plain HTTP by the orchestrator.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # /healthz is probed, and /metrics scraped, over plain HTTP from inside the deployment.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+
+# Content-Security-Policy (django-csp): nothing inline, nothing from elsewhere. Templates keep
+# script and style in files under static/ (tests/foundation/test_template_lint.py enforces it);
+# htmx's injected indicator <style> is turned off through <meta name="htmx-config">.
+# When drf-spectacular's Swagger UI arrives with the API, the plan is its split view
+# (SpectacularSwaggerSplitView: the init script served as a separate same-origin file) plus a
+# template override without inline style, so this policy needs no 'unsafe-inline' for it either.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no page of ours uses, switched off (hemiscope/security.py sends it).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer",
+        "microphone", "midi", "payment", "usb",
+    )
+}
+
+# --- Throttling (anonymous traffic: nobody logs in) --------------------------------------------
+
+# One rate for anonymous HTML pages and the API, each its own bucket per client address,
+# counted in the default cache. "N/s", "N/min", "N/hour" or "N/day".
+THROTTLE_ANON_RATE = env.env_rate("THROTTLE_ANON_RATE", "120/min")
+# How many reverse proxies append to X-Forwarded-For in front of the app. 0: the header is
+# ignored (anyone can forge it) and the TCP peer is the client; N: the Nth entry from the right.
+NUM_PROXIES = env.env_int("NUM_PROXIES", 0, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -179,6 +260,10 @@ REST_FRAMEWORK = {
     # Every API error is {"error", "status"} JSON (400 naming the parameter, 404, 405, 429).
     "EXCEPTION_HANDLER": "explorer.api.v1.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Every viewset inherits this; the class reads THROTTLE_ANON_RATE and NUM_PROXIES above.
+    "DEFAULT_THROTTLE_CLASSES": ["hemiscope.throttling.AnonApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": THROTTLE_ANON_RATE, "html": THROTTLE_ANON_RATE},
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ from vendored assets (no CDN).
@@ -211,6 +296,24 @@ CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = ("ETag", "Retry-After")
+
+# --- Health and metrics ------------------------------------------------------------------------
+
+# A worker heartbeat older than this is a /healthz warning (the beat task writes one every
+# HEARTBEAT_SECONDS). Lag warnings: blocks between the node's tip and our cursor.
+HEALTH_WORKER_STALE_SECONDS = env.env_int("HEALTH_WORKER_STALE_SECONDS", 120, minimum=1)
+HEALTH_MAX_LAG_BITCOIN_BLOCKS = env.env_int("HEALTH_MAX_LAG_BITCOIN_BLOCKS", 6, minimum=0)
+HEALTH_MAX_LAG_HEMI_BLOCKS = env.env_int("HEALTH_MAX_LAG_HEMI_BLOCKS", 100, minimum=0)
+# Data alerts shown on /healthz as warnings (status stays 200): dotted paths of functions
+# returning a list of hemiscope.health.Warning. Later checks (integrity, reserves) add theirs.
+HEALTH_WARNING_SOURCES = [
+    "hemiscope.health.worker_warnings",
+    "hemiscope.health.lag_warnings",
+]
+# /metrics answers only these client addresses (IPs or networks) or a bearer token; with
+# neither configured it is a 404. DEBUG allows loopback.
+METRICS_ALLOWED_IPS = env.env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"] if DEBUG else [])
+METRICS_BEARER_TOKEN = env.env_str("METRICS_BEARER_TOKEN", None)
 
 # --- Logging: one JSON object per line on stdout ----------------------------------------------
 

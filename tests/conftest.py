@@ -21,6 +21,19 @@ REPO = Path(__file__).resolve().parent.parent
 if not os.environ.get("DEVNET_STATE_FILE"):
     os.environ["DEVNET_STATE_FILE"] = str(Path(tempfile.mkdtemp(prefix="hemiscope-tests-")) / "network.json")
 
+# The suite requests hundreds of pages from one address; the throttle tests set their own rate.
+# The environment variable reaches processes the tests start (servers, workers); the fixture
+# below covers this process, whose settings pytest-django loaded before this file.
+TEST_THROTTLE_RATE = "100000/min"
+os.environ.setdefault("THROTTLE_ANON_RATE", TEST_THROTTLE_RATE)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _generous_throttle_rate():
+    from django.conf import settings
+
+    settings.THROTTLE_ANON_RATE = os.environ["THROTTLE_ANON_RATE"]
+
 
 def _test_database_url() -> str:
     """DATABASE_URL rewritten to the database pytest-django created for this session."""
