@@ -309,6 +309,8 @@ HEALTH_MAX_LAG_HEMI_BLOCKS = env.env_int("HEALTH_MAX_LAG_HEMI_BLOCKS", 100, mini
 HEALTH_WARNING_SOURCES = [
     "hemiscope.health.worker_warnings",
     "hemiscope.health.lag_warnings",
+    # Refused chains, reorgs past the limits, blocks that failed re-hashing (IndexerAlert rows).
+    "hemiscope.indexer_alerts.health_warnings",
 ]
 # /metrics answers only these client addresses (IPs or networks) or a bearer token; with
 # neither configured it is a 404. DEBUG allows loopback.

@@ -4,9 +4,11 @@ from django.urls import include, path
 
 from explorer.urls import catch_all
 from hemiscope.health import healthz
+from hemiscope.metrics import metrics
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("", include("explorer.urls")),
     *catch_all,
 ]
