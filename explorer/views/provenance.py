@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from explorer import evidence, provenance
+from explorer import evidence, evidence_cache, provenance
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
 from explorer.queries import blocks, trail, tunnel
 from explorer.verdicts import FAILED, PENDING
@@ -65,14 +65,21 @@ def mint_provenance_json(request, tx_hash: str):
 
 @require_GET
 def mint_evidence(request, tx_hash: str):
-    """The offline-verifiable evidence bundle as a download; a styled 409 while it is incomplete."""
+    """The offline-verifiable evidence bundle as a download; a styled 409 while it is incomplete.
+
+    Built once per chain state (``evidence_cache``), not once per click; the mint's provenance
+    is computed only to word the 409."""
     try:
-        mint, p = _mint_provenance(tx_hash)
+        mint = get_or_404(
+            provenance.mints_in_transaction(parse_evm_hash(tx_hash)),
+            "no hemiBTC mint (DepositConfirmed) in that transaction",
+        )
     except BadParameter as exc:
         return bad_request(request, exc)
     try:
-        data = evidence.export_bytes(mint)
+        data = evidence_cache.export_bytes(mint)
     except evidence.EvidenceUnavailable as exc:
+        p = provenance.for_mint(mint, hemibtc=hemibtc())
         context = {
             "status": 409,
             "title": "Evidence not available",
