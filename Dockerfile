@@ -14,9 +14,12 @@ COPY . .
 RUN useradd --create-home --uid 10001 hemiscope && mkdir -p var && chown -R hemiscope var
 USER hemiscope
 
-# collectstatic needs importable settings; these throwaway values never reach runtime.
-RUN DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=build DATABASE_URL=postgresql://build@localhost/build \
-    REDIS_URL=redis://localhost:6379/0 python manage.py collectstatic --noinput
+# collectstatic needs importable settings; these throwaway values never reach runtime. With
+# DEBUG off WhiteNoise serves only what this step collected (plus its manifest).
+RUN DEBUG=false SECRET_KEY=build-only ALLOWED_HOSTS=build HEMI_NETWORK=mainnet \
+    DATABASE_URL=postgresql://build@localhost/build REDIS_URL=redis://localhost:6379/0 \
+    python manage.py collectstatic --noinput
 
 EXPOSE 8000
-CMD ["gunicorn", "hemiscope.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Threaded workers (hemiscope/gunicorn_conf.py says why): idle or slow clients cannot block them.
+CMD ["gunicorn", "hemiscope.wsgi", "--config", "python:hemiscope.gunicorn_conf", "--bind", "0.0.0.0:8000"]
