@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench schemathesis clean services-shell
+.PHONY: setup demo test lint bench schemathesis fuzz clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -43,6 +43,16 @@ schemathesis: setup
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+
+# Every @pytest.mark.fuzz target with FUZZ_EXAMPLES cases each (make test runs 200 per target).
+# A target is stopped after FUZZ_SECONDS, and fails if it ran fewer than FUZZ_EXAMPLES cases;
+# the run ends with a table of cases per target. About 75 minutes on 2 cores (see README).
+FUZZ_EXAMPLES ?= 100000
+FUZZ_SECONDS ?= 1200
+fuzz: setup
+	HEMISCOPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HEMISCOPE_FUZZ_MIN_CASES=$(FUZZ_EXAMPLES) \
+	HEMISCOPE_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	$(PY) -m hemiscope.services run -- $(PY) -m pytest -m fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m hemiscope.services run -- $(PY) benchmarks/run_all.py

@@ -149,3 +149,34 @@ def make_tx() -> Callable[..., Tx]:
         return decode_tx(serialize_tx(*args, **kwargs))  # type: ignore[arg-type]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def small_block_raw(block: Block) -> bytes:
+    """A block of real transactions small enough to decode 100 000 times in a fuzz run: the
+    fixture block's coinbase and twelve of its transactions (six with witnesses), with the
+    merkle root and the BIP141 witness commitment recomputed so it decodes and commits."""
+    from indexer.bitcoin.merkle import merkle_root, witness_commitment_ok
+    from indexer.hashing import dsha256
+
+    prefix = bytes.fromhex("6a24aa21a9ed")
+    body = block.txs[1:]
+    txs = [tx for tx in body if tx.has_witness][:6] + [tx for tx in body if not tx.has_witness][:6]
+    coinbase = block.txs[0]
+    reserved = coinbase.inputs[0].witness[0]
+    commitment = dsha256(merkle_root([b"\x00" * 32] + [tx.wtxid_internal for tx in txs]) + reserved)
+    outputs = [(o.value_sats, o.script_pubkey) for o in coinbase.outputs if o.script_pubkey[:6] != prefix]
+    cb_in = coinbase.inputs[0]
+    coinbase_raw = serialize_tx(
+        [*outputs, (0, prefix + commitment)],
+        inputs=[(cb_in.prev_txid_internal, cb_in.vout, cb_in.script_sig)],
+        witnesses=[list(cb_in.witness)],
+        version=coinbase.version,
+        locktime=coinbase.locktime,
+    )
+    raws = [coinbase_raw, *(tx.raw for tx in txs)]
+    root = merkle_root([decode_tx(raws[0]).txid_internal, *(tx.txid_internal for tx in txs)])
+    h = block.header
+    raw = serialize_block((h.version, h.prev_hash_internal, root, h.time, h.bits, h.nonce), raws)
+    assert witness_commitment_ok(decode_block(raw)) is True
+    return raw

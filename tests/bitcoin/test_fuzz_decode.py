@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.bitcoin.decode import (
@@ -13,10 +14,7 @@ from indexer.bitcoin.decode import (
 )
 from indexer.bitcoin.merkle import witness_commitment_ok
 from indexer.bitcoin.pop import classify_pop_script, miner_pubkey_from_script_sig
-
-# Modest example counts keep the whole tests/bitcoin directory well under a minute.
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-BLOCK_SIZED = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from tests.fuzzing import FUZZ
 
 
 def _decode_tx_or_named_error(data: bytes) -> None:
@@ -30,13 +28,15 @@ def _decode_tx_or_named_error(data: bytes) -> None:
     _ = (tx.outputs, tx.version, tx.locktime, tx.vsize, tx.wtxid_internal, tx.is_coinbase)
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(st.binary(max_size=400))
 def test_random_bytes_as_transaction(data):
     _decode_tx_or_named_error(data)
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(st.binary(max_size=400))
 def test_random_bytes_as_block_or_header(data):
     for decode in (decode_block, decode_header):
@@ -46,7 +46,8 @@ def test_random_bytes_as_block_or_header(data):
             pass
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(st.data())
 def test_mutated_real_transactions(vector_a_raw, block, data):
     source = data.draw(st.sampled_from([vector_a_raw, block.txs[11].raw, block.txs[0].raw]))
@@ -65,7 +66,8 @@ def test_mutated_real_transactions(vector_a_raw, block, data):
     _decode_tx_or_named_error(bytes(raw))
 
 
-@BLOCK_SIZED
+@pytest.mark.fuzz
+@FUZZ
 @given(st.data())
 def test_truncated_real_block_always_raises(block_raw, data):
     cut = data.draw(st.integers(0, len(block_raw) - 1))
@@ -76,9 +78,11 @@ def test_truncated_real_block_always_raises(block_raw, data):
     raise AssertionError(f"a block truncated to {cut} bytes decoded")
 
 
-@BLOCK_SIZED
+@pytest.mark.fuzz
+@FUZZ
 @given(st.data())
-def test_corrupted_real_block_raises_or_decodes_consistently(block_raw, data):
+def test_corrupted_real_block_raises_or_decodes_consistently(small_block_raw, data):
+    block_raw = small_block_raw
     raw = bytearray(block_raw)
     pos = data.draw(st.integers(80, len(raw) - 1))
     raw[pos] = data.draw(st.integers(0, 255))
@@ -91,7 +95,8 @@ def test_corrupted_real_block_raises_or_decodes_consistently(block_raw, data):
         assert witness_commitment_ok(block) is False
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(st.binary(max_size=120))
 def test_script_classifiers_never_raise(script):
     classify_pop_script(script)

@@ -11,10 +11,11 @@ import threading
 
 import pytest
 from eth_hash.auto import keccak as eth_hash_keccak
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.hashing import keccak256
+from tests.fuzzing import FUZZ
 
 
 def test_is_keccak_not_sha3():
@@ -24,7 +25,8 @@ def test_is_keccak_not_sha3():
     assert keccak256(b"") != hashlib.sha3_256(b"").digest()
 
 
-@settings(max_examples=500, deadline=None)
+@pytest.mark.fuzz
+@FUZZ
 @given(st.binary(max_size=600))
 def test_matches_eth_hash(data):
     assert keccak256(data) == eth_hash_keccak(data)

@@ -15,14 +15,14 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.hemi import mappers
 from indexer.hemi.mappers import HemiDecodeError, ValueCache, map_block, map_receipt, parse_data, parse_quantity
+from tests.fuzzing import FUZZ
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hemi"
-FAST = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 QUANTITY_RE = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)")
 DATA_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
@@ -31,7 +31,8 @@ tricky = st.text(alphabet="0123456789abcdefABCDEFxX_+- \t\n\u0663\uff11", max_si
 candidates = st.one_of(tricky, tricky.map(lambda s: "0x" + s), st.integers(0, 2**300).map(hex))
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(candidates)
 def test_parse_quantity_accepts_exactly_hexutil_quantities(text):
     if QUANTITY_RE.fullmatch(text) and int(text, 16).bit_length() <= 256:
@@ -44,7 +45,8 @@ def test_parse_quantity_accepts_exactly_hexutil_quantities(text):
             mappers._q({"k": text}, "k", "")
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(candidates)
 def test_parse_data_accepts_exactly_hexutil_data(text):
     if DATA_RE.fullmatch(text):

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 import rlp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.hemi import rlpfast
 from indexer.hemi.mappers import map_block
 from indexer.hemi.rlpcodec import encode_receipt, encode_transaction, transaction_payload
+from tests.fuzzing import FUZZ, ByteSource
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hemi"
-FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Lengths around the short/long prefix boundary (55/56) and the single-byte rule.
 strings = st.one_of(
@@ -29,37 +29,53 @@ strings = st.one_of(
     st.binary(max_size=300),
     st.integers(0, 0x7F).map(lambda b: bytes([b])),
 )
-integers = st.one_of(
-    st.integers(0, 300),
-    st.integers(0, 2**256 - 1),
-    st.sampled_from([0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**64, 256**55 - 1, 256**55, 256**56]),
-)
-items = st.recursive(
-    st.one_of(strings, integers),
-    lambda children: st.one_of(st.lists(children, max_size=6), st.tuples(children, children)),
-    max_leaves=40,
-)
+BOUNDARY_INTS = [0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**64, 256**55 - 1, 256**55, 256**56]
+integers = st.one_of(st.integers(0, 300), st.integers(0, 2**256 - 1), st.sampled_from(BOUNDARY_INTS))
 
 
-@FAST
-@given(items)
-def test_encode_matches_pyrlp(item):
+def rlp_item(src: ByteSource, depth: int = 0):
+    """A random nested structure of byte strings, integers, lists and pairs, read from fuzzed
+    bytes (nested hypothesis strategies cost ~10x more to generate than the encoding itself)."""
+    kind = src.below(10)
+    if kind < 2 and depth < 4:
+        return [rlp_item(src, depth + 1) for _ in range(src.below(7))]
+    if kind == 2 and depth < 4:
+        return (rlp_item(src, depth + 1), rlp_item(src, depth + 1))
+    if kind < 6:
+        return src.pick([lambda: src.blob(3), lambda: src.blob(58, 54), lambda: src.blob(300),
+                         lambda: bytes([src.below(0x80)])])()
+    return src.pick([lambda: src.below(301), lambda: src.uint(32), lambda: src.pick(BOUNDARY_INTS)])()
+
+
+FUZZ_BYTES = st.binary(min_size=32, max_size=2048)
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(FUZZ_BYTES)
+def test_encode_matches_pyrlp(data):
+    item = rlp_item(ByteSource(data))
     assert rlpfast.encode(item) == rlp.encode(item)
 
 
-@FAST
-@given(st.lists(items, max_size=8))
-def test_encode_list_matches_pyrlp(values):
+@pytest.mark.fuzz
+@FUZZ
+@given(FUZZ_BYTES)
+def test_encode_list_matches_pyrlp(data):
+    src = ByteSource(data)
+    values = [rlp_item(src) for _ in range(src.below(9))]
     assert rlpfast.encode_list(values) == rlp.encode(values)
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(integers)
 def test_encode_int_matches_pyrlp(value):
     assert rlpfast.encode_int(value) == rlp.encode(value)
 
 
-@FAST
+@pytest.mark.fuzz
+@FUZZ
 @given(strings)
 def test_encode_string_matches_pyrlp_for_bytes_and_bytearray(data):
     assert rlpfast.encode_string(data) == rlp.encode(data)
