@@ -40,9 +40,13 @@ def test_an_allowed_network_is_matched_on_the_client_address(client, db, closed,
 
 
 def test_metrics_report_heights_lag_ingest_rate_and_heartbeat(client, db, closed, settings):
+    from django.core.cache import cache
+
+    from hemiscope.metrics import VERDICT_CACHE_KEY
     from indexer.models import ChainCursor
 
     settings.METRICS_ALLOWED_IPS = ["127.0.0.1/32"]
+    cache.delete(VERDICT_CACHE_KEY)  # another test's sample may still be cached
     telemetry._set_json(telemetry.INGEST_KEY, {"ts": time.time() - 15, "heights": {}, "rates": {}})
     ChainCursor.objects.create(chain="hemi", height=400, block_hash=b"\x02" * 32)
     telemetry.heartbeat()  # the task body, run here: samples the cursor and computes the rate
@@ -62,7 +66,10 @@ def test_metrics_report_heights_lag_ingest_rate_and_heartbeat(client, db, closed
     assert values[("hemiscope_indexer_lag_blocks", (("chain", "hemi"),))] == 20
     assert 2.5 <= values[("hemiscope_ingest_blocks_per_second", (("chain", "hemi"),))] <= 3.1  # 30 blocks / ~10 s
     assert values[("hemiscope_worker_heartbeat_age_seconds", ())] < 60
-    assert values[("hemiscope_recent_mint_verdicts", (("verdict", "verified"),))] == 0
+    verdicts = {
+        v: values[("hemiscope_recent_mint_verdicts", (("verdict", v),))] for v in ("verified", "pending", "failed")
+    }
+    assert verdicts == {"verified": 0, "pending": 0, "failed": 0}
 
 
 @pytest.mark.django_db(transaction=True)
