@@ -48,10 +48,10 @@ def _redis() -> redis.Redis:
 def _get_json(key: str) -> Any:
     try:
         raw = _redis().get(key)
-    except redis.RedisError as exc:
+        return json.loads(raw) if raw else None
+    except (redis.RedisError, ValueError) as exc:  # unreachable, or not what we wrote: no reading
         log.warning("telemetry read failed", extra={"key": key, "error": f"{type(exc).__name__}: {exc}"})
         return None
-    return json.loads(raw) if raw else None
 
 
 def _set_json(key: str, value: Any) -> None:

@@ -97,7 +97,7 @@ def _is_drf_view(view_func: Callable) -> bool:
 
 def throttled_response(request: HttpRequest, wait: float | None) -> HttpResponse:
     seconds = max(1, math.ceil(wait)) if wait is not None else None
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         detail = "Request was throttled." + (f" Expected available in {seconds} seconds." if seconds else "")
         response: HttpResponse = JsonResponse({"detail": detail}, status=429)
     else:
@@ -117,9 +117,10 @@ class ThrottleMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func: Callable, view_args, view_kwargs) -> HttpResponse | None:
-        if request.path in EXEMPT_PATHS or _is_drf_view(view_func):
+        # path_info: the path inside the app, whatever prefix a proxy mounts it under.
+        if request.path_info in EXEMPT_PATHS or _is_drf_view(view_func):
             return None
-        throttle = AnonApiThrottle() if request.path.startswith("/api/") else AnonHtmlThrottle()
+        throttle = AnonApiThrottle() if request.path_info.startswith("/api/") else AnonHtmlThrottle()
         if throttle.allow_request(request, None):
             return None
         log.info("throttled", extra={"path": request.path, "client": client_ip(request), "scope": throttle.scope})
