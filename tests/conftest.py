@@ -93,68 +93,24 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         stop_process(proc, timeout=15)
 
 
-# --- Fuzz targets: count cases, bound time, require a minimum (tests/fuzzing.py) ---------------
-
-
-class FuzzTimeBudgetExceeded(BaseException):
-    """Raised between two cases once a target used up HEMISCOPE_FUZZ_SECONDS.
-
-    A BaseException, not an Exception: hypothesis must not take it for a failing example (and
-    shrink it); it ends the target at once and pytest reports it with the count reached."""
-
-
-_FUZZ_RESULTS = pytest.StashKey[dict]()
-
-
-def _fuzz_env_float(name: str) -> float | None:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else None
-
-
-def _counting(inner, record: dict, budget_s: float | None):
-    from hypothesis.errors import UnsatisfiedAssumption
-
-    def run_case(*args, **kwargs):
-        if budget_s is not None and time.monotonic() - record["started"] > budget_s:
-            raise FuzzTimeBudgetExceeded(f"time bound of {budget_s:.0f} s reached after {record['cases']} cases")
-        try:
-            result = inner(*args, **kwargs)
-        except UnsatisfiedAssumption:
-            record["rejected"] += 1
-            raise
-        record["cases"] += 1
-        return result
-
-    return run_case
+# --- Fuzz targets: count cases, bound time, drive with random bytes (tests/fuzzing.py) ----------
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
-    if item.get_closest_marker("fuzz") is None or handle is None:
-        return (yield)
-    record = {"cases": 0, "rejected": 0, "started": time.monotonic()}
-    item.config.stash.setdefault(_FUZZ_RESULTS, {})[item.nodeid] = record
-    inner = handle.inner_test
-    handle.inner_test = _counting(inner, record, _fuzz_env_float("HEMISCOPE_FUZZ_SECONDS"))
-    try:
-        result = yield
-    finally:
-        handle.inner_test = inner
-        record["seconds"] = time.monotonic() - record["started"]
-    minimum = _fuzz_env_float("HEMISCOPE_FUZZ_MIN_CASES")
-    if minimum is not None and record["cases"] < minimum:
-        pytest.fail(f"fuzz target ran {record['cases']} cases, fewer than HEMISCOPE_FUZZ_MIN_CASES={minimum:.0f}")
-    return result
+    from tests import fuzzing
+
+    return (yield from fuzzing.run_counted(item))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    from tests import fuzzing
+
+    return fuzzing.drive_with_bytes(pyfuncitem)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    results = config.stash.get(_FUZZ_RESULTS, {})
-    if not results:
-        return
-    terminalreporter.section("fuzz targets: cases run")
-    for nodeid, record in sorted(results.items()):
-        terminalreporter.write_line(
-            f"{record['cases']:>9} cases {record.get('seconds', 0.0):8.1f} s"
-            f"{'':2}{nodeid}" + (f"  ({record['rejected']} rejected)" if record["rejected"] else "")
-        )
+    from tests import fuzzing
+
+    fuzzing.report(terminalreporter, config)
