@@ -48,7 +48,7 @@ lint: $(STAMP)
 # hypothesis's engine). A target fails past FUZZ_SECONDS or below FUZZ_EXAMPLES cases; the run
 # ends with a table of cases per target (tests/fuzzing.py). FUZZ_SEED=N repeats a run.
 FUZZ_EXAMPLES ?= 100000
-FUZZ_SECONDS ?= 600
+FUZZ_SECONDS ?= 1800
 FUZZ_SEED ?=
 fuzz: setup
 	HEMISCOPE_FUZZ_DRIVER=bytes HEMISCOPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HEMISCOPE_FUZZ_MIN_CASES=$(FUZZ_EXAMPLES) \
