@@ -85,7 +85,9 @@ def heartbeat() -> None:
 
 
 def _bitcoin_tip(network) -> int | None:
-    from indexer.bitcoin.source import RetryPolicy, SourceNotConfigured, source_for
+    from indexer.bitcoin.connect import source_for
+    from indexer.bitcoin.source import SourceNotConfigured
+    from indexer.core.retry import RetryPolicy
 
     try:
         source = source_for(network, retry=RetryPolicy(attempts=1))
