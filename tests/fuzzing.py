@@ -108,6 +108,10 @@ def run_counted(item) -> Generator[None, Any, Any]:
     finally:
         handle.inner_test = inner
         record["seconds"] = time.monotonic() - record["started"]
+        # Also as each target ends, so a long run that is stopped still says what it reached.
+        reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and os.environ.get("HEMISCOPE_FUZZ_DRIVER") == "bytes":
+            reporter.write_line(f"\n{_line(item.nodeid, record)}")
     minimum = _env_float("HEMISCOPE_FUZZ_MIN_CASES")
     if minimum is not None and record["cases"] < minimum:
         pytest.fail(f"fuzz target ran {record['cases']} cases, fewer than HEMISCOPE_FUZZ_MIN_CASES={minimum:.0f}")
@@ -169,10 +173,13 @@ def report(terminalreporter, config) -> None:
         return
     terminalreporter.section("fuzz targets: cases run")
     for nodeid, record in sorted(results.items()):
-        extra = f"  ({record['rejected']} rejected)" if record["rejected"] else ""
-        seed = f"  seed {record['seed']}" if "seed" in record else ""
-        seconds = record.get("seconds", 0.0)
-        terminalreporter.write_line(f"{record['cases']:>9} cases {seconds:8.1f} s  {nodeid}{seed}{extra}")
+        terminalreporter.write_line(_line(nodeid, record))
+
+
+def _line(nodeid: str, record: dict) -> str:
+    extra = f"  ({record['rejected']} rejected)" if record["rejected"] else ""
+    seed = f"  seed {record['seed']}" if "seed" in record else ""
+    return f"{record['cases']:>9} cases {record.get('seconds', 0.0):8.1f} s  {nodeid}{seed}{extra}"
 
 
 def only_raises(fn: Callable[..., Any], allowed: type[BaseException] | tuple[type[BaseException], ...], *args: Any):
