@@ -35,9 +35,12 @@ UNAVAILABLE_SECONDS = 15
 
 
 def cache_key(mint: DepositConfirmation) -> str:
-    tip = BitcoinBlock.objects.active().order_by("-height").values_list("height", "hash_internal").first()
-    tip_part = f"{tip[0]}:{bytes(tip[1]).hex()}" if tip else "none"
-    return f"evidence:v1:{bytes(mint.transaction.hash).hex()}:{bytes(mint.block.hash).hex()}:{tip_part}"
+    # Row ids as well as hashes: rows written again (a reorg undone and redone, a database
+    # restored or rebuilt) are other rows, and never inherit an entry.
+    tip = BitcoinBlock.objects.active().order_by("-height").values_list("id", "height", "hash_internal").first()
+    tip_part = f"{tip[0]}:{tip[1]}:{bytes(tip[2]).hex()}" if tip else "none"
+    mint_part = f"{mint.pk}:{bytes(mint.transaction.hash).hex()}:{bytes(mint.block.hash).hex()}"
+    return f"evidence:v1:{mint_part}:{tip_part}"
 
 
 def _hemi_anchor_still_canonical(data: bytes) -> bool:

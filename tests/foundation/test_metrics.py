@@ -74,13 +74,13 @@ def test_metrics_report_heights_lag_ingest_rate_and_heartbeat(client, db, closed
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_failing_in_a_real_worker_is_counted(client, closed, settings, celery_worker_process):
-    from indexer.hemi.tasks import read_vault
+    from indexer.hemi.tasks import backfill_range
 
     settings.METRICS_BEARER_TOKEN = "t0ken"
-    name = "indexer.hemi.tasks.read_vault"
+    name = "indexer.hemi.tasks.backfill_range"
     before = telemetry.task_failures().get(name, 0)
     # The tests' devnet has no Hemi RPC URL: the task fails (RuntimeError), it is not retried.
-    result = read_vault.delay(0)
+    result = backfill_range.delay(1, 2)
     with pytest.raises(RuntimeError, match="no Hemi RPC URL configured"):
         result.get(timeout=30)
     deadline = time.monotonic() + 10
