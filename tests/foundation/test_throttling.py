@@ -61,7 +61,8 @@ def test_the_sixth_rapid_api_request_gets_a_json_429(client, db, five_per_minute
     response = client.get("/api/v1/tunnel/withdrawals", REMOTE_ADDR=address)
     assert response.status_code == 429
     assert response["Content-Type"] == "application/json"
-    assert response.json()["detail"].startswith("Request was throttled. Expected available in")
+    body = response.json()  # the API's one error shape: {"error", "status"}
+    assert body["status"] == 429 and body["error"].startswith("Request was throttled. Expected available in")
     assert 1 <= int(response["Retry-After"]) <= 60
 
 
@@ -91,7 +92,7 @@ def test_drf_views_inherit_the_throttle_and_are_counted_once(client, db, five_pe
     address = fresh_address()
     statuses = [client.get("/api/v1/test-ping", REMOTE_ADDR=address).status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]  # counted twice, the third would already fail
-    assert "Expected available in" in client.get("/api/v1/test-ping", REMOTE_ADDR=address).json()["detail"]
+    assert "Expected available in" in client.get("/api/v1/test-ping", REMOTE_ADDR=address).json()["error"]
 
 
 def test_forged_forwarded_for_does_not_escape_the_limit_without_proxies(client, db, five_per_minute):
