@@ -117,7 +117,8 @@ def test_the_lenient_follower_stores_the_block_flagged_and_goes_on(chain: DevCha
     assert health.status_code == 200
     body = health.json()
     assert body["status"] == "warning"
-    assert [w["code"] for w in body["warnings"]] == ["hemi-integrity"]
+    # Other warnings (lag against a node tip recorded by an earlier test) may sit beside it.
+    assert "hemi-integrity" in [w["code"] for w in body["warnings"]]
     # The REST API: the block's failed checks, and the status endpoint's alerts.
     api_block = client.get(f"/api/v1/blocks/{number}").json()
     assert api_block["integrity"] == [

@@ -3,6 +3,8 @@ error responses (``explorer.views.errors.json_error``), never HTML, never a trac
 
 from __future__ import annotations
 
+import math
+
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -31,7 +33,8 @@ def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, exceptions.APIException):
         headers = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+            # Whole seconds, rounded up: never earlier than the throttle allows, never past its window.
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
         if isinstance(exc, exceptions.MethodNotAllowed):
             allowed = context["view"].allowed_methods if context.get("view") else []
             headers["Allow"] = ", ".join(allowed)
