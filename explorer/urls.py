@@ -34,6 +34,8 @@ urlpatterns = [
     path("tunnel", tunnel.tunnel_page, name="tunnel"),
     # The REST API (DRF), its OpenAPI schema and the Swagger UI.
     path("api/v1/", include("explorer.api.v1.urls")),
+    # Compatible subsets in the shapes existing clients speak (issue 18).
+    path("esplora/api/", include("explorer.api.esplora.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="explorer:api-schema"), name="api-docs"),
 ]

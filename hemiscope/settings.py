@@ -252,6 +252,11 @@ THROTTLE_ANON_RATE = env.env_rate("THROTTLE_ANON_RATE", "120/min")
 # ignored (anyone can forge it) and the TCP peer is the client; N: the Nth entry from the right.
 NUM_PROXIES = env.env_int("NUM_PROXIES", 0, minimum=0)
 
+# block/:hash/raw of the Esplora API reads whole blocks from the Bitcoin source: its own lower
+# rate per client, and a cache so a popular block costs the source one read.
+ESPLORA_RAW_BLOCK_RATE = env.env_rate("ESPLORA_RAW_BLOCK_RATE", "10/min")
+ESPLORA_RAW_BLOCK_CACHE_SECONDS = env.env_int("ESPLORA_RAW_BLOCK_CACHE_SECONDS", 86_400, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -291,7 +296,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # CORS: the API is public and read-only, so any origin may GET it; no credentials (we use none).
-CORS_URLS_REGEX = r"^/api/.*$"
+# /api (the Etherscan-style dialect), /api/v1/, /api/v2/ and the Esplora subset.
+CORS_URLS_REGEX = r"^/(esplora/)?api(/.*)?$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
 CORS_ALLOW_CREDENTIALS = False

@@ -35,6 +35,13 @@ log = logging.getLogger(__name__)
 EXEMPT_PATHS = ("/healthz", "/metrics")
 
 
+def is_api_path(path: str) -> bool:
+    """The API's paths: ``/api/...`` (v1, v2, schema), the Etherscan-style ``/api`` and the
+    Esplora subset under ``/esplora/api/``. They answer errors (429 included) as data, never
+    as HTML pages."""
+    return path == "/api" or path.startswith(("/api/", "/esplora/api/"))
+
+
 def client_ip(request: HttpRequest) -> str:
     """The address a request came from, as far as our own proxies vouch for it.
 
@@ -97,7 +104,7 @@ def _is_drf_view(view_func: Callable) -> bool:
 
 def throttled_response(request: HttpRequest, wait: float | None) -> HttpResponse:
     seconds = max(1, math.ceil(wait)) if wait is not None else None
-    if request.path_info.startswith("/api/"):
+    if is_api_path(request.path_info):
         detail = "Request was throttled." + (f" Expected available in {seconds} seconds." if seconds else "")
         response: HttpResponse = JsonResponse({"detail": detail}, status=429)
     else:
@@ -120,7 +127,7 @@ class ThrottleMiddleware:
         # path_info: the path inside the app, whatever prefix a proxy mounts it under.
         if request.path_info in EXEMPT_PATHS or _is_drf_view(view_func):
             return None
-        throttle = AnonApiThrottle() if request.path_info.startswith("/api/") else AnonHtmlThrottle()
+        throttle = AnonApiThrottle() if is_api_path(request.path_info) else AnonHtmlThrottle()
         if throttle.allow_request(request, None):
             return None
         log.info("throttled", extra={"path": request.path, "client": client_ip(request), "scope": throttle.scope})

@@ -375,3 +375,37 @@ def superfinal_here(block: BitcoinBlock) -> Superfinal | None:
         more = firsts.count() - SUPERFINAL_LIMIT
         numbers = numbers[:SUPERFINAL_LIMIT]
     return Superfinal(below, numbers, more) if numbers else None
+
+
+# --- The Esplora-compatible API (explorer/api/esplora) -----------------------------------------
+
+MEDIAN_TIME_SPAN = 11
+
+
+def header_raw_of(block: BitcoinBlock) -> bytes:
+    """The 80 stored header bytes (deferred by the block queries above); 1 query."""
+    return bytes(BitcoinBlock.objects.filter(id=block.id).values_list("header_raw", flat=True).get())
+
+
+def median_time_past(block: BitcoinBlock) -> int | None:
+    """Median of the times of this block and the 10 before it on its chain (Bitcoin's MTP, what
+    Esplora calls ``mediantime``); 1 query. None for an orphaned block (its ancestors below the
+    fork are ours, but reading them needs the branch walk the pages do not need)."""
+    if not block.in_active_chain:
+        return None
+    times = sorted(
+        BitcoinBlock.objects.active()
+        .filter(height__range=(block.height - MEDIAN_TIME_SPAN + 1, block.height))
+        .values_list("time", flat=True)
+    )
+    return times[len(times) // 2] if times else None
+
+
+def tip_block() -> BitcoinBlock | None:
+    return BitcoinBlock.objects.active().defer("header_raw").order_by("-height").first()
+
+
+def blocks_down_from(height: int, count: int) -> list[BitcoinBlock]:
+    """Active blocks at ``height`` and below, highest first, at most ``count``; 1 query."""
+    qs = BitcoinBlock.objects.active().filter(height__lte=height).defer("header_raw").order_by("-height")
+    return list(qs[:count])

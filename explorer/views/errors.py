@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from hemiscope.throttling import is_api_path
+
 TITLES = {400: "Bad request", 403: "Forbidden", 404: "Not found", 500: "Server error"}
 
 
@@ -19,7 +21,7 @@ def json_error(status: int, reason: str) -> JsonResponse:
 
 
 def _error(request, status: int, reason: str):
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path_info):
         return json_error(status, reason)
     context = {"status": status, "title": TITLES.get(status, "Error"), "reason": reason}
     return render(request, "explorer/errors/error.html", context, status=status)
@@ -44,6 +46,6 @@ def not_found(request, exception=None):
 
 def server_error(request):
     # No context processors that could fail again: a plain render of the static template.
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path_info):
         return json_error(500, "internal server error")
     return render(request, "explorer/errors/500.html", status=500)

@@ -5,7 +5,8 @@ Endpoints used (all public, no key):
 * ``GET /blocks/tip/height`` -> decimal text;
 * ``GET /block-height/:height`` -> display-order hash as text (404 above the tip);
 * ``GET /block/:hash/raw`` -> the serialized block, binary;
-* ``GET /block/:hash/header`` -> the 80-byte header as hex text.
+* ``GET /block/:hash/header`` -> the 80-byte header as hex text;
+* ``GET /tx/:txid/raw`` -> the serialized transaction, binary (the spent outputs of stored txs).
 
 Esplora has no batch endpoint, so the batched methods loop over one connection. Public
 instances rate-limit with HTTP 429, which is classified transient like 5xx.
@@ -15,7 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from indexer.bitcoin.source import DEFAULT_MAX_REPLY_BYTES, DEFAULT_TIMEOUT, BlockNotFound, check_block_bytes
+from indexer.bitcoin.source import (
+    DEFAULT_MAX_REPLY_BYTES,
+    DEFAULT_TIMEOUT,
+    BlockNotFound,
+    TxNotFound,
+    check_block_bytes,
+    check_tx_bytes,
+)
 from indexer.core.errors import PermanentError
 from indexer.core.http import HttpClient
 from indexer.core.jsonrpc import BadReply, HttpStatusError, ServerBusy
@@ -111,3 +119,13 @@ class EsploraSource:
 
     def raw_headers(self, hashes_internal: Sequence[bytes]) -> list[bytes]:
         return [self.raw_header(h) for h in hashes_internal]
+
+    def raw_transactions(self, txids_internal: Sequence[bytes]) -> list[bytes]:
+        out = []
+        for txid in txids_internal:
+            try:
+                raw = self._get(f"/tx/{txid[::-1].hex()}/raw")
+            except BlockNotFound as exc:
+                raise TxNotFound(str(exc)) from exc
+            out.append(check_tx_bytes(raw, txid))
+        return out

@@ -72,13 +72,28 @@ class BitcoinTransaction(models.Model):
     raw = models.BinaryField()
     # Concatenated 32-byte sibling hashes, leaf to root (internal order).
     merkle_branch = models.BinaryField()
+    # The outputs its inputs spend, in input order, each serialized as in a transaction (8-byte
+    # value, script length, script): fee and Esplora's ``vin[].prevout``. NULL until fetched
+    # from the source (``indexer.bitcoin.prevouts``); empty for a coinbase.
+    prevouts = models.BinaryField(null=True)
+    # Set when the source could not serve a spent output (a node without a tx index): not
+    # asked again, and the API says the prevouts are unknown rather than guessing.
+    prevouts_unavailable_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [
             # The same txid may appear in two blocks across a reorg, never twice in one block.
             models.UniqueConstraint(fields=["block", "txid_internal"], name="btc_tx_unique_in_block"),
         ]
-        indexes = [models.Index(fields=["txid_internal"], name="btc_tx_txid")]
+        indexes = [
+            models.Index(fields=["txid_internal"], name="btc_tx_txid"),
+            # prevouts.fill_missing: the few rows still waiting for their spent outputs.
+            models.Index(
+                fields=["id"],
+                name="btc_tx_prevouts_todo",
+                condition=Q(prevouts__isnull=True, prevouts_unavailable_at__isnull=True),
+            ),
+        ]
 
     @property
     def txid_display(self) -> str:

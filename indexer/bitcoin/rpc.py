@@ -18,7 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from indexer.bitcoin.source import DEFAULT_MAX_REPLY_BYTES, DEFAULT_TIMEOUT, BlockNotFound, check_block_bytes
+from indexer.bitcoin.source import (
+    DEFAULT_MAX_REPLY_BYTES,
+    DEFAULT_TIMEOUT,
+    BlockNotFound,
+    TxNotFound,
+    check_block_bytes,
+    check_tx_bytes,
+)
 from indexer.core.errors import PermanentError, TransientError
 from indexer.core.jsonrpc import ErrorObject, JsonRpcClient, Reply, integer, plain_hex
 from indexer.core.retry import RPC_RETRY, RetryPolicy, call_with_retries
@@ -141,6 +148,18 @@ class RpcSource:
         for chunk in _chunks(list(hashes_internal), HASH_BATCH):
             replies = self.batch("getblockheader", [[h[::-1].hex(), False] for h in chunk])
             out += [_header(r, h) for r, h in zip(replies, chunk, strict=True)]
+        return out
+
+    def raw_transactions(self, txids_internal: Sequence[bytes]) -> list[bytes]:
+        # getrawtransaction reads any confirmed tx only with the node's tx index (Core -txindex,
+        # bcoin --index-tx); without it the node answers "not found" like for an unknown txid.
+        out: list[bytes] = []
+        for chunk in _chunks(list(txids_internal), BLOCK_BATCH * 10):
+            try:
+                replies = self.batch("getrawtransaction", [[t[::-1].hex(), False] for t in chunk])
+            except BlockNotFound as exc:
+                raise TxNotFound(str(exc)) from exc
+            out += [check_tx_bytes(plain_hex(r, "getrawtransaction"), t) for r, t in zip(replies, chunk, strict=True)]
         return out
 
 

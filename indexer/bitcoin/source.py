@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from indexer.bitcoin.decode import BitcoinDecodeError, decode_tx
 from indexer.core.errors import PermanentError
 from indexer.core.jsonrpc import BadReply
 from indexer.hashing import dsha256
@@ -32,6 +33,11 @@ class BlockNotFound(PermanentError):
     """The source does not know this block hash, or the height is above its tip."""
 
 
+class TxNotFound(PermanentError):
+    """The source cannot serve this transaction (a node without a tx index, or an Esplora that
+    only has some transactions, such as another Hemiscope)."""
+
+
 class SourceNotConfigured(PermanentError):
     """The network has neither ``bitcoin_rpc_url`` nor ``bitcoin_esplora_url``."""
 
@@ -41,6 +47,17 @@ def check_block_bytes(raw: bytes, hash_internal: bytes) -> bytes:
     cache must not make us store another block under this hash)."""
     if len(raw) < 80 or dsha256(raw[:80]) != hash_internal:
         raise BadReply(f"source returned bytes that are not block {hash_internal[::-1].hex()}")
+    return raw
+
+
+def check_tx_bytes(raw: bytes, txid_internal: bytes) -> bytes:
+    """Refuse bytes that are not the transaction we asked for (same reason as blocks)."""
+    try:
+        ok = decode_tx(raw).txid_internal == txid_internal
+    except BitcoinDecodeError:
+        ok = False
+    if not ok:
+        raise BadReply(f"source returned bytes that are not transaction {txid_internal[::-1].hex()}")
     return raw
 
 
@@ -62,5 +79,10 @@ class BitcoinSource(Protocol):
     def raw_header(self, hash_internal: bytes) -> bytes: ...
 
     def raw_headers(self, hashes_internal: Sequence[bytes]) -> list[bytes]: ...
+
+    def raw_transactions(self, txids_internal: Sequence[bytes]) -> list[bytes]:
+        """Serialized transactions (any block: needs the node's tx index); ``TxNotFound`` names
+        the first one the source does not have."""
+        ...
 
     def close(self) -> None: ...

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from indexer.bitcoin import identity, ingest, reorg
+from indexer.bitcoin import identity, ingest, prevouts, reorg
 from indexer.bitcoin.chain import CHAIN, SYNC_LOCK
 from indexer.bitcoin.decode import decode_block
 from indexer.bitcoin.models import BitcoinBlock
@@ -159,6 +159,7 @@ def _run(
     3. Per batch: fetch hashes (one request), then raw blocks FETCH_CHUNK at a time, and write
        each block in its own transaction. A block that does not extend the cursor means the
        source reorged under us: rewind to the fork and continue from there.
+    4. After each chunk, fetch the spent outputs of the transactions it stored (``prevouts``).
     """
     # A refusal is recorded as a visible alert; a follow run that passes clears it.
     with alerts.watch(CHAIN, clear_on_success=what == "follow"):
@@ -224,8 +225,13 @@ def _ingest_range(
                 if _past(deadline):
                     result.out_of_time = True
                     break
+            # The spent outputs of the transactions just stored (fee, Esplora's prevout):
+            # fetched after their block is written, outside its transaction.
+            prevouts.fill_missing(source)
             if rewound or result.out_of_time:
                 break
+    # Rows still waiting (stored by a vault rescan, or a step cut short): caught up here.
+    prevouts.fill_missing(source)
     if meter.done:
         meter.log(next_height - 1)
     cursor = ingest.get_cursor()
