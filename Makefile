@@ -26,6 +26,9 @@ setup: $(STAMP)
 	@test -x /usr/bin/chromium || { echo "chromium missing: installing it with apt-get"; \
 	  apt-get update -q && apt-get install -y -q chromium; }
 	$(PY) -m devnet.build
+	@# Third-party API clients the compatibility tests drive (mempool.js); node_modules is ignored.
+	@test tests/clients/node_modules/.stamp -nt tests/clients/package-lock.json || { \
+	  npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error && touch tests/clients/node_modules/.stamp; }
 
 # The local network, indexers, workers and web app; prints the explorer URL. Ctrl-C stops all.
 demo: setup

@@ -201,7 +201,7 @@ class EsploraOutputSerializer(serializers.Serializer):
 class EsploraInputSerializer(serializers.Serializer):
     txid = serializers.CharField(**HASH)
     vout = serializers.IntegerField()
-    prevout = EsploraOutputSerializer(allow_null=True, help_text="The spent output; null for a coinbase or when unknown.")
+    prevout = EsploraOutputSerializer(allow_null=True, help_text="The spent output; null: coinbase, or unknown.")
     scriptsig = serializers.CharField(allow_blank=True)
     scriptsig_asm = serializers.CharField(allow_blank=True)
     witness = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
