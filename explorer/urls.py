@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from explorer.api.etherscan.views import EtherscanApi
 from explorer.views import bitcoin, charts, errors, hemi, provenance, search, status, tunnel
 
 app_name = "explorer"
@@ -36,6 +37,8 @@ urlpatterns = [
     path("api/v1/", include("explorer.api.v1.urls")),
     # Compatible subsets in the shapes existing clients speak (issue 18).
     path("esplora/api/", include("explorer.api.esplora.urls")),
+    # The Etherscan-style dialect lives at exactly /api (module/action in the query string).
+    path("api", EtherscanApi.as_view(), name="etherscan-api"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="explorer:api-schema"), name="api-docs"),
 ]

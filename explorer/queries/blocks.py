@@ -173,3 +173,8 @@ def integrity_summary(limit: int = 5) -> IntegritySummary:
 def newer_blocks_than(number: int, cap: int = 100) -> int:
     """Canonical blocks above ``number`` (the "new blocks" banner), counting at most cap + 1."""
     return Block.objects.canonical().filter(number__gt=number).order_by()[: cap + 1].count()
+
+
+def tip_number() -> int | None:
+    """The highest canonical block number indexed (index hemi_one_canonical_per_number); 1 query."""
+    return Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()

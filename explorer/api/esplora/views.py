@@ -14,10 +14,10 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from explorer.api.esplora import errors, rawblock, shapes
+from explorer.api.negotiation import AnyClient
 from explorer.api.v1.paging import check_known
 from explorer.params import BadParameter, parse_hex
 from explorer.queries import bitcoin, bitcoin_tx
@@ -41,16 +41,6 @@ HASH = _param("hash", r"^[0-9a-fA-F]{64}$", "A Bitcoin block hash, display order
 TXID = _param("txid", r"^[0-9a-fA-F]{64}$", "A Bitcoin txid, display order (64 hex).")
 HEIGHT = _param("height", r"^[0-9]{1,10}$", "A height on the active chain.")
 START = _param("start_height", r"^[0-9]{1,10}$", "The highest height to list (down from it).")
-
-
-class AnyClient(BaseContentNegotiation):
-    """Esplora ignores Accept; so do we (a client asking for text/plain gets its text, not a 406)."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 def _text(body: str) -> HttpResponse:
