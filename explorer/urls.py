@@ -36,6 +36,7 @@ urlpatterns = [
     # The REST API (DRF), its OpenAPI schema and the Swagger UI.
     path("api/v1/", include("explorer.api.v1.urls")),
     # Compatible subsets in the shapes existing clients speak (issue 18).
+    path("api/v2/", include("explorer.api.blockscout.urls")),
     path("esplora/api/", include("explorer.api.esplora.urls")),
     # The Etherscan-style dialect lives at exactly /api (module/action in the query string).
     path("api", EtherscanApi.as_view(), name="etherscan-api"),

@@ -178,3 +178,33 @@ def newer_blocks_than(number: int, cap: int = 100) -> int:
 def tip_number() -> int | None:
     """The highest canonical block number indexed (index hemi_one_canonical_per_number); 1 query."""
     return Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+
+
+def fees_by_block(block_ids: list[int]) -> dict[int, int]:
+    """What the blocks' transactions paid, per block, in wei: gas used x effective price (the
+    legacy gas price where the receipt has none) plus the L1 data fee; 1 grouped query on the
+    transactions' (block, index) index."""
+    from django.db.models import DecimalField, F, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    u256 = DecimalField(max_digits=78, decimal_places=0)
+    execution = F("gas_used") * Coalesce(F("effective_gas_price"), F("gas_price"), Value(0, output_field=u256))
+    rows = (
+        Transaction.objects.filter(block_id__in=block_ids)
+        .values("block_id")
+        .annotate(
+            execution=Coalesce(Sum(execution, output_field=u256), Value(0, output_field=u256)),
+            l1=Coalesce(Sum("l1_fee"), Value(0, output_field=u256)),
+        )
+    )
+    return {r["block_id"]: int(r["execution"]) + int(r["l1"]) for r in rows}
+
+
+def first_number() -> int | None:
+    """The lowest canonical block number indexed; 1 query on the canonical-number index."""
+    return Block.objects.canonical().order_by("number").values_list("number", flat=True).first()
+
+
+def recent_timestamps(count: int = 100) -> list[int]:
+    """Times of the newest ``count`` canonical blocks, newest first; 1 query."""
+    return list(Block.objects.canonical().order_by("-number").values_list("timestamp", flat=True)[:count])
