@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_IMPORTS = ["hemiscope.telemetry"]
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).
 BITCOIN_BATCH_SIZE = env.env_int("BITCOIN_BATCH_SIZE", 50, minimum=1)
+# Read the outputs each stored Bitcoin transaction spends (its fee, Esplora's vin[].prevout)
+# from the source after each block: one lookup per spent transaction, served by the node's tx
+# index. Off: those fields read null (a busy testnet block through a public Esplora would
+# cost thousands of requests).
+BITCOIN_KEEP_PREVOUTS = env.env_bool("BITCOIN_KEEP_PREVOUTS", True)
 HEMI_BATCH_SIZE = env.env_int("HEMI_BATCH_SIZE", 100, minimum=1)
 # RPC clients (indexer.core.http): a TOTAL deadline per call - connect, send and every byte of
 # the reply - and the largest reply read (a larger batch is fetched in halves).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import struct
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -129,7 +130,10 @@ def fill_missing(source: BitcoinSource, *, limit: int = FILL_LIMIT) -> int:
        source does not have a spent transaction; ``prevouts IS NULL`` in the UPDATE makes a
        concurrent or repeated fill harmless.
     Transient source errors propagate (the caller's run is retried); nothing is half-written.
+    ``BITCOIN_KEEP_PREVOUTS`` off: nothing is fetched (the rows keep NULL).
     """
+    if not settings.BITCOIN_KEEP_PREVOUTS:
+        return 0
     waiting = BitcoinTransaction.objects.filter(prevouts__isnull=True, prevouts_unavailable_at__isnull=True)
     rows = [(row_id, bytes(raw)) for row_id, raw in waiting.order_by("id").values_list("id", "raw")[:limit]]
     if not rows:
