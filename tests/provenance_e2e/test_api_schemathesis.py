@@ -101,6 +101,7 @@ def every_endpoint_on_real_devnet_identifiers_conforms_to_the_schema(live_server
     esplora = {
         "/esplora/api/blocks/tip/height": {}, "/esplora/api/blocks/tip/hash": {}, "/esplora/api/blocks": {},
         "/esplora/api/blocks/{start_height}": {"start_height": btc_height},
+        "/esplora/api/v1/blocks": {}, "/esplora/api/v1/blocks/{start_height}": {"start_height": btc_height},
         "/esplora/api/block-height/{height}": {"height": btc_height},
         "/esplora/api/block/{hash}": {"hash": btc_block}, "/esplora/api/v1/block/{hash}": {"hash": btc_block},
         "/esplora/api/block/{hash}/header": {"hash": btc_block},

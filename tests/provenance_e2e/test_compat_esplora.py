@@ -206,7 +206,8 @@ const [hostname, txid] = process.argv.slice(1);  // node -e: no script path in a
   const header = await blocks.getBlockHeader({ hash: status.block_hash });
   const tx = await transactions.getTx({ txid });
   const proof = await transactions.getTxMerkleProof({ txid });
-  console.log(JSON.stringify({ height, tipHash, block, header, tx, proof }));
+  const recent = await blocks.getBlocks({ start_height: height });
+  console.log(JSON.stringify({ height, tipHash, block, header, tx, proof, recent }));
 })().catch((err) => { console.error(String(err && err.stack || err)); process.exit(1); });
 """
 
@@ -229,6 +230,7 @@ def mempool_js_reads_tip_block_tx_and_merkle_proof(live_server, story) -> None:
     assert got["tx"]["txid"] == story["deposit_txid"] and got["tx"]["fee"] > 0
     assert all(vin["prevout"] is not None for vin in got["tx"]["vin"])
     assert _proof_folds_to_header(story["deposit_txid"], got["proof"], bytes.fromhex(got["header"]))
+    assert [b["height"] for b in got["recent"]] == list(range(tip.height, tip.height - 10, -1))
 
 
 def bdk_reads_tip_block_tx_and_merkle_proof(base: str, story) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from explorer.api.blockscout.views import BlockscoutApi
+from explorer.api.blockscout.views import BlockscoutApi, not_found
 
 
 def _get(action: str):
@@ -28,4 +28,6 @@ urlpatterns = [
     path("search", _get("search"), name="search"),
     path("stats", _get("stats"), name="stats"),
     path("main-page/indexing-status", _get("indexing_status"), name="indexing-status"),
+    # Anything else under /api/v2/ is upstream's 404 body, not /api/v1's error shape.
+    re_path(r"^.*$", not_found, name="not-found"),
 ]

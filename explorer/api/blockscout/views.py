@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.response import Response
 
+from explorer.api.blockscout import examples as ex
 from explorer.api.blockscout import schema as s
 from explorer.api.blockscout import shapes
 from explorer.api.negotiation import AnyClient
@@ -49,6 +50,11 @@ def exception_handler(exc, context):
 
 ERROR = OpenApiResponse(s.BlockscoutMessageSerializer, description="Upstream's error shape.")
 ERRORS = {404: ERROR, 422: ERROR, 429: ERROR}
+
+
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v2/: upstream's 404 body."""
+    return JsonResponse({"message": "Not found"}, status=404)
 
 
 def _path(name: str, pattern: str, description: str) -> OpenApiParameter:
@@ -134,9 +140,15 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="Canonical blocks, newest first (50 a page)", operation_id="api_v2_blocks_list",
                    parameters=[_key("block_number", "Blocks below this number."), ITEMS_COUNT,
-                               OpenApiParameter("type", OpenApiTypes.STR, description="Accepted: `block`.")],
-                   responses={200: s.page_of(s.BlockscoutBlockSerializer), **ERRORS})  # fmt: skip
+                               OpenApiParameter("type", OpenApiTypes.STR,
+                                                description="`block` (default), or `uncle` (none on Hemi).")],
+                   responses={200: s.page_of(s.BlockscoutBlockSerializer), **ERRORS}, examples=[ex.BLOCKS])  # fmt: skip
     def blocks(self, request):
+        kind = request.query_params.get("type") or "block"
+        if kind == "uncle":
+            return Response({"items": [], "next_page_params": None})  # an OP-stack chain has none
+        if kind != "block":
+            raise BadParameter("Invalid parameter(s): type (this API lists canonical blocks: type=block)")
         page = blocks.list_blocks(_page(request, blocks.LIST, "block_number"))
         fees = blocks.fees_by_block([row.block.id for row in page.items])
         items = [shapes.block_json(row.block, row.finality, fees.get(row.block.id, 0)) for row in page.items]
@@ -144,7 +156,7 @@ class BlockscoutApi(viewsets.ViewSet):
         return Response({"items": items, "next_page_params": nxt})
 
     @extend_schema(tags=TAG, summary="One block (by number: the canonical one)", parameters=[BLOCK_ID],
-                   responses={200: s.BlockscoutBlockSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutBlockSerializer, **ERRORS}, examples=[ex.BLOCK])  # fmt: skip
     def block(self, request, id: str):
         block = _block(id)
         finality = keystones.finality_for_numbers([block.number])[block.number] if block.canonical else None
@@ -153,7 +165,8 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="A block's transactions in block order", parameters=[BLOCK_ID,
                    _key("index", "Transactions after this position."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutTransactionSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutTransactionSerializer), **ERRORS},
+                   examples=[ex.BLOCK_TXS])  # fmt: skip
     def block_transactions(self, request, id: str):
         block = _block(id)
         page = blocks.block_transactions(block, _page(request, blocks.BLOCK_TXS, "index"))
@@ -165,7 +178,7 @@ class BlockscoutApi(viewsets.ViewSet):
     # --- transactions ------------------------------------------------------------------------------
 
     @extend_schema(tags=TAG, summary="One transaction, upstream field names", parameters=[TX_HASH],
-                   responses={200: s.BlockscoutTransactionSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutTransactionSerializer, **ERRORS}, examples=[ex.TX])  # fmt: skip
     def transaction(self, request, hash: str):
         tx = _tx(hash)
         detail = transactions.transaction_detail(tx, with_logs=False, transfer_limit=PAGE_SIZE)
@@ -174,7 +187,7 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="A transaction's logs", parameters=[TX_HASH,
                    _key("index", "Logs after this log index."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutLogSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutLogSerializer), **ERRORS}, examples=[ex.LOGS])  # fmt: skip
     def transaction_logs(self, request, hash: str):
         tx = _tx(hash)
         page = transactions.logs(tx, _page(request, transactions.LOGS, "index"))
@@ -183,7 +196,8 @@ class BlockscoutApi(viewsets.ViewSet):
         return Response({"items": items, "next_page_params": nxt})
 
     @extend_schema(tags=TAG, summary="A transaction's token transfers", parameters=[TX_HASH],
-                   responses={200: s.page_of(s.BlockscoutTokenTransferSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutTokenTransferSerializer), **ERRORS},
+                   examples=[ex.TRANSFERS])  # fmt: skip
     def transaction_token_transfers(self, request, hash: str):
         tx = _tx(hash)
         # At most 50 inline (a transaction's transfers are its logs: bounded by its gas).
@@ -194,7 +208,7 @@ class BlockscoutApi(viewsets.ViewSet):
     # --- addresses ---------------------------------------------------------------------------------
 
     @extend_schema(tags=TAG, summary="An address", parameters=[ADDRESS],
-                   responses={200: s.BlockscoutAddressSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutAddressSerializer, **ERRORS}, examples=[ex.ADDRESS])  # fmt: skip
     def address(self, request, address: str):
         raw = _address(address)
         known = addresses.get_address(raw)
@@ -212,7 +226,8 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="Transactions from or to the address, newest first", parameters=[ADDRESS,
                    _key("id", "Transactions indexed before this one."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutTransactionSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutTransactionSerializer), **ERRORS},
+                   examples=[ex.TXS])  # fmt: skip
     def address_transactions(self, request, address: str):
         page = addresses.transactions(_address(address), _page(request, addresses.TXS, "id"))
         tip = blocks.tip_number()
@@ -221,7 +236,8 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="Token transfers from or to the address, newest first", parameters=[ADDRESS,
                    _key("id", "Transfers indexed before this one."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutTokenTransferSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutTokenTransferSerializer), **ERRORS},
+                   examples=[ex.TRANSFERS])  # fmt: skip
     def address_token_transfers(self, request, address: str):
         page = addresses.token_transfers(_address(address), _page(request, addresses.TRANSFERS, "id"))
         items = [shapes.token_transfer_json(t) for t in page.items]
@@ -231,21 +247,22 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="Tokens, newest first", operation_id="api_v2_tokens_list",
                    parameters=[_key("id", "Tokens first seen before this one."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutTokenSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutTokenSerializer), **ERRORS}, examples=[ex.TOKENS])  # fmt: skip
     def tokens(self, request):
         page = tokens.list_tokens(_page(request, tokens.LIST, "id"))
         items = [shapes.token_json(t) for t in page.items]
         return Response({"items": items, "next_page_params": _next(page, "id", lambda t: t.id, _items_seen(request))})
 
     @extend_schema(tags=TAG, summary="One token (holder count stops at 10000)", parameters=[ADDRESS],
-                   responses={200: s.BlockscoutTokenSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutTokenSerializer, **ERRORS}, examples=[ex.TOKEN])  # fmt: skip
     def token(self, request, address: str):
         token = _token(address)
         return Response(shapes.token_json(token, tokens.holder_count(token)))
 
     @extend_schema(tags=TAG, summary="A token's holders with a non-zero balance", parameters=[ADDRESS,
                    _key("id", "Holders after this one."), ITEMS_COUNT],
-                   responses={200: s.page_of(s.BlockscoutHolderSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutHolderSerializer), **ERRORS},
+                   examples=[ex.HOLDERS])  # fmt: skip
     def token_holders(self, request, address: str):
         token = _token(address)
         page = tokens.holders(token, _page(request, tokens.HOLDERS, "id"))
@@ -256,14 +273,15 @@ class BlockscoutApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="Search blocks, transactions, addresses and tokens",
                    parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="What to look for.")],
-                   responses={200: s.page_of(s.BlockscoutSearchItemSerializer), **ERRORS})  # fmt: skip
+                   responses={200: s.page_of(s.BlockscoutSearchItemSerializer), **ERRORS},
+                   examples=[ex.SEARCH])  # fmt: skip
     def search(self, request):
         from explorer.api.blockscout.search import search_items
 
         return Response({"items": search_items(request.query_params.get("q") or ""), "next_page_params": None})
 
     @extend_schema(tags=TAG, summary="Chain statistics (counts from the index, never a table scan)",
-                   responses={200: s.BlockscoutStatsSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutStatsSerializer, **ERRORS}, examples=[ex.STATS])  # fmt: skip
     def stats(self, request):
         tip, first = blocks.tip_number(), blocks.first_number()
         times = blocks.recent_timestamps()
@@ -277,7 +295,7 @@ class BlockscoutApi(viewsets.ViewSet):
         })  # fmt: skip
 
     @extend_schema(tags=TAG, summary="Whether indexing has caught up with the node",
-                   responses={200: s.BlockscoutIndexingStatusSerializer, **ERRORS})  # fmt: skip
+                   responses={200: s.BlockscoutIndexingStatusSerializer, **ERRORS}, examples=[ex.INDEXING])  # fmt: skip
     def indexing_status(self, request):
         hemi = next(c for c in indexing.status() if c.chain == "hemi")
         ratio = None

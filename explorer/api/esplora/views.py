@@ -17,8 +17,8 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from explorer.api.esplora import errors, rawblock, shapes
+from explorer.api.esplora import examples as ex
 from explorer.api.negotiation import AnyClient
-from explorer.api.v1.paging import check_known
 from explorer.params import BadParameter, parse_hex
 from explorer.queries import bitcoin, bitcoin_tx
 from hemiscope.throttling import AnonApiThrottle
@@ -29,7 +29,7 @@ TAG = ["esplora"]
 BLOCKS_PER_PAGE = 10  # Esplora's /blocks
 TEXT = OpenApiResponse(OpenApiTypes.STR, description="Plain text.")
 ERROR = OpenApiResponse(OpenApiTypes.STR, description="Plain-text error, as Esplora (`Block not found`).")
-ERRORS = {400: ERROR, 404: ERROR, 429: ERROR}
+ERRORS = {(400, "text/plain"): ERROR, (404, "text/plain"): ERROR, (429, "text/plain"): ERROR}
 
 
 def _param(name: str, pattern: str, description: str) -> OpenApiParameter:
@@ -94,13 +94,10 @@ class EsploraApi(viewsets.ViewSet):
             throttles.append(rawblock.RawBlockThrottle())
         return throttles
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        check_known(request.query_params, set())  # Esplora paths take no query parameters
-
     # --- tip -------------------------------------------------------------------------------
 
-    @extend_schema(tags=TAG, summary="Height of the indexed Bitcoin tip (text)", responses={200: TEXT, **ERRORS})
+    @extend_schema(tags=TAG, summary="Height of the indexed Bitcoin tip (text)",
+                   responses={(200, "text/plain"): TEXT, **ERRORS})  # fmt: skip
     def tip_height(self, request):
         tip = bitcoin.tip_height()
         if tip is None:
@@ -108,7 +105,7 @@ class EsploraApi(viewsets.ViewSet):
         return _text(str(tip))
 
     @extend_schema(tags=TAG, summary="Hash of the indexed Bitcoin tip (text, display order)",
-                   responses={200: TEXT, **ERRORS})  # fmt: skip
+                   responses={(200, "text/plain"): TEXT, **ERRORS})  # fmt: skip
     def tip_hash(self, request):
         tip = bitcoin.tip_block()
         if tip is None:
@@ -116,7 +113,7 @@ class EsploraApi(viewsets.ViewSet):
         return _text(tip.hash_display)
 
     @extend_schema(tags=TAG, summary="Hash of the active-chain block at a height (text)", parameters=[HEIGHT],
-                   responses={200: TEXT, **ERRORS})  # fmt: skip
+                   responses={(200, "text/plain"): TEXT, **ERRORS})  # fmt: skip
     def block_height(self, request, height: str):
         block = bitcoin.block_at_height(_height(height))
         if block is None:
@@ -126,23 +123,25 @@ class EsploraApi(viewsets.ViewSet):
     # --- blocks ----------------------------------------------------------------------------
 
     @extend_schema(tags=TAG, summary="A block", parameters=[HASH],
-                   responses={200: shapes.EsploraBlockSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraBlockSerializer, **ERRORS}, examples=[ex.BLOCK])  # fmt: skip
     def block(self, request, hash: str):
         return Response(shapes.block_json(_block(hash)))
 
     @extend_schema(tags=TAG, summary="A block, mempool.space's variant", parameters=[HASH],
-                   responses={200: shapes.EsploraMempoolBlockSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraMempoolBlockSerializer, **ERRORS},
+                   examples=[ex.MEMPOOL_BLOCK])  # fmt: skip
     def block_v1(self, request, hash: str):
         block = _block(hash)
         return Response({**shapes.block_json(block), "stale": not block.in_active_chain})
 
     @extend_schema(tags=TAG, summary="A block's 80-byte header (hex text)", parameters=[HASH],
-                   responses={200: TEXT, **ERRORS})  # fmt: skip
+                   responses={(200, "text/plain"): TEXT, **ERRORS})  # fmt: skip
     def block_header(self, request, hash: str):
         return _text(bitcoin.header_raw_of(_block(hash)).hex())
 
     @extend_schema(tags=TAG, summary="Whether a block is on the best chain, and its best child", parameters=[HASH],
-                   responses={200: shapes.EsploraBlockStatusSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraBlockStatusSerializer, **ERRORS},
+                   examples=[ex.BLOCK_STATUS])  # fmt: skip
     def block_status(self, request, hash: str):
         return Response(shapes.block_status_json(_block(hash)))
 
@@ -152,7 +151,7 @@ class EsploraApi(viewsets.ViewSet):
         description="Only for blocks Hemiscope indexed; cached, and rate-limited per client "
         "(`ESPLORA_RAW_BLOCK_RATE`). 502 when the source does not deliver it.",
         parameters=[HASH],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS, 502: ERROR},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS, (502, "text/plain"): ERROR},
     )
     def block_raw(self, request, hash: str):
         block = _block(hash)
@@ -162,7 +161,8 @@ class EsploraApi(viewsets.ViewSet):
             return errors.text(502, "The Bitcoin source did not deliver the block; try again later")
 
     @extend_schema(tags=TAG, summary="The 10 newest active-chain blocks",
-                   responses={200: shapes.EsploraBlockSerializer(many=True), **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraBlockSerializer(many=True), **ERRORS},
+                   examples=[ex.BLOCKS])  # fmt: skip
     def blocks(self, request):
         tip = bitcoin.tip_height()
         found = [] if tip is None else bitcoin.blocks_down_from(tip, BLOCKS_PER_PAGE)
@@ -170,21 +170,39 @@ class EsploraApi(viewsets.ViewSet):
 
     @extend_schema(tags=TAG, summary="10 active-chain blocks down from a height", parameters=[START],
                    operation_id="esplora_api_blocks_from_height",
-                   responses={200: shapes.EsploraBlockSerializer(many=True), **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraBlockSerializer(many=True), **ERRORS},
+                   examples=[ex.BLOCKS])  # fmt: skip
     def blocks_from(self, request, start_height: str):
         found = bitcoin.blocks_down_from(_height(start_height), BLOCKS_PER_PAGE)
         return Response([shapes.block_json(b) for b in found])
 
+    @extend_schema(tags=TAG, summary="The newest active-chain blocks, mempool.space's variant (with `stale`)",
+                   operation_id="esplora_api_v1_blocks",
+                   responses={200: shapes.EsploraMempoolBlockSerializer(many=True), **ERRORS},
+                   examples=[ex.MEMPOOL_BLOCKS])  # fmt: skip
+    def blocks_v1(self, request):
+        tip = bitcoin.tip_height()
+        found = [] if tip is None else bitcoin.blocks_down_from(tip, BLOCKS_PER_PAGE)
+        return Response([{**shapes.block_json(b), "stale": False} for b in found])
+
+    @extend_schema(tags=TAG, summary="Active-chain blocks down from a height, mempool.space's variant",
+                   operation_id="esplora_api_v1_blocks_from_height", parameters=[START],
+                   responses={200: shapes.EsploraMempoolBlockSerializer(many=True), **ERRORS},
+                   examples=[ex.MEMPOOL_BLOCKS])  # fmt: skip
+    def blocks_from_v1(self, request, start_height: str):
+        found = bitcoin.blocks_down_from(_height(start_height), BLOCKS_PER_PAGE)
+        return Response([{**shapes.block_json(b), "stale": False} for b in found])
+
     # --- transactions ------------------------------------------------------------------------
 
     @extend_schema(tags=TAG, summary="A stored transaction, with fee and spent outputs", parameters=[TXID],
-                   responses={200: shapes.EsploraTxSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraTxSerializer, **ERRORS}, examples=[ex.TX])  # fmt: skip
     def tx(self, request, txid: str):
         row = _tx(txid)
         return Response(shapes.tx_json(row, decode_tx(bytes(row.raw))))
 
     @extend_schema(tags=TAG, summary="A stored transaction's serialization (hex text)", parameters=[TXID],
-                   responses={200: TEXT, **ERRORS})  # fmt: skip
+                   responses={(200, "text/plain"): TEXT, **ERRORS})  # fmt: skip
     def tx_hex(self, request, txid: str):
         return _text(bytes(_tx(txid).raw).hex())
 
@@ -194,11 +212,12 @@ class EsploraApi(viewsets.ViewSet):
         return _binary(bytes(_tx(txid).raw))
 
     @extend_schema(tags=TAG, summary="Where a stored transaction is confirmed", parameters=[TXID],
-                   responses={200: shapes.EsploraTxStatusSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraTxStatusSerializer, **ERRORS}, examples=[ex.TX_STATUS])  # fmt: skip
     def tx_status(self, request, txid: str):
         return Response(shapes.tx_status_json(_tx(txid)))
 
     @extend_schema(tags=TAG, summary="Merkle inclusion proof (Electrum's get_merkle format)", parameters=[TXID],
-                   responses={200: shapes.EsploraMerkleProofSerializer, **ERRORS})  # fmt: skip
+                   responses={200: shapes.EsploraMerkleProofSerializer, **ERRORS},
+                   examples=[ex.MERKLE_PROOF])  # fmt: skip
     def tx_merkle_proof(self, request, txid: str):
         return Response(shapes.merkle_proof_json(_tx(txid)))

@@ -136,5 +136,9 @@ def test_errors_are_upstreams_message_shape(client, dataset):
     bad = client.get("/api/v2/transactions/0x12")
     assert bad.status_code == 422 and set(bad.json()) == {"message"}
     assert client.get("/api/v2/blocks", {"block_number": "-1"}).status_code == 422
+    assert client.get("/api/v2/blocks", {"type": "reorg"}).status_code == 422
+    assert client.get("/api/v2/blocks", {"type": "uncle"}).json() == {"items": [], "next_page_params": None}
+    elsewhere = client.get("/api/v2/no/such/path")
+    assert (elsewhere.status_code, elsewhere.json()) == (404, {"message": "Not found"})
     post = client.post("/api/v2/blocks")
     assert post.status_code == 405 and set(post.json()) == {"message"}
