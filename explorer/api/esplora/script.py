@@ -21,33 +21,55 @@ def _name(op: int) -> str:
     return _NAMES.get(op) if op in _NAMES and op < 0xBA else f"OP_RETURN_{op}"
 
 
-def asm(script: bytes) -> str:
-    out: list[str] = []
+class Truncated(Exception):
+    """The script ends inside a push."""
+
+
+def ops(script: bytes):
+    """(opcode, pushed data or None) in order; ``Truncated`` where a push runs past the end."""
     pos, end = 0, len(script)
     while pos < end:
         op = script[pos]
         pos += 1
-        if op == 0:
-            out.append("OP_0")
+        if op == 0 or op > 0x4E:
+            yield op, (b"" if op == 0 else None)
             continue
-        if op <= 0x4E:
-            if op < 0x4C:
-                size, label = op, f"OP_PUSHBYTES_{op}"
+        size = op
+        if op >= 0x4C:
+            width = {0x4C: 1, 0x4D: 2, 0x4E: 4}[op]
+            if pos + width > end:
+                raise Truncated
+            size = int.from_bytes(script[pos : pos + width], "little")
+            pos += width
+        if pos + size > end:
+            raise Truncated
+        yield op, script[pos : pos + size]
+        pos += size
+
+
+def asm(script: bytes) -> str:
+    out: list[str] = []
+    try:
+        for op, data in ops(script):
+            if op == 0:
+                out.append("OP_0")
+            elif data is None:
+                out.append(_name(op))
             else:
-                width = {0x4C: 1, 0x4D: 2, 0x4E: 4}[op]
-                if pos + width > end:
-                    out.append("<unexpected end>")
-                    break
-                size, label = int.from_bytes(script[pos : pos + width], "little"), _NAMES[op]
-                pos += width
-            if pos + size > end:
-                out.append("<unexpected end>")
-                break
-            out.append(f"{label} {script[pos : pos + size].hex()}")
-            pos += size
-            continue
-        out.append(_name(op))
+                label = f"OP_PUSHBYTES_{op}" if op < 0x4C else _NAMES[op]
+                out.append(f"{label} {data.hex()}")
+    except Truncated:
+        out.append("<unexpected end>")
     return " ".join(out)
+
+
+def last_push(script: bytes) -> bytes | None:
+    """The data of a scriptSig's last operation if it is a push (a P2SH redeem script)."""
+    try:
+        found = list(ops(script))
+    except Truncated:
+        return None
+    return found[-1][1] if found and found[-1][1] else None
 
 
 def script_type(script: bytes) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from explorer.api.esplora.script import asm, script_type
+from explorer.api.esplora.script import asm, last_push, script_type
 from explorer.queries import bitcoin
 from hemiscope import networks
 from indexer.bitcoin import prevouts as spent
@@ -87,14 +87,6 @@ def _output_json(out: TxOut, network: str) -> dict:
     return body
 
 
-def _last_push(script: bytes) -> bytes | None:
-    """The data of a scriptSig's last push (a P2SH redeem script), if it ends with one."""
-    pushes = asm(script).split(" ")
-    if len(pushes) >= 2 and pushes[-2].startswith(("OP_PUSHBYTES_", "OP_PUSHDATA")):
-        return bytes.fromhex(pushes[-1])
-    return None
-
-
 def _input_json(tx: Tx, index: int, prevout: TxOut | None, network: str) -> dict:
     vin = tx.inputs[index]
     coinbase = tx.is_coinbase
@@ -110,7 +102,7 @@ def _input_json(tx: Tx, index: int, prevout: TxOut | None, network: str) -> dict
     if vin.witness:
         body["witness"] = [item.hex() for item in vin.witness]
     kind = None if prevout is None else script_type(bytes(prevout.script_pubkey))
-    redeem = _last_push(vin.script_sig) if kind == "p2sh" else None
+    redeem = last_push(vin.script_sig) if kind == "p2sh" else None
     if redeem is not None:
         body["inner_redeemscript_asm"] = asm(redeem)
     # P2WSH, bare or nested in P2SH: the last witness item is the witness script.

@@ -44,3 +44,12 @@ def test_templates_and_odd_scripts(script, kind, text):
     raw = bytes.fromhex(script)
     assert script_type(raw) == kind
     assert asm(raw) == text
+
+
+def test_the_last_push_of_a_p2sh_scriptsig_is_its_redeem_script():
+    from explorer.api.esplora.script import last_push
+
+    redeem = bytes.fromhex("0014" + "aa" * 20)  # P2SH-wrapped P2WPKH
+    assert last_push(bytes([len(redeem)]) + redeem) == redeem
+    assert last_push(bytes.fromhex("00")) is None and last_push(bytes.fromhex("4c05aa")) is None
+    assert last_push(bytes.fromhex("51")) is None  # OP_1 pushes no data bytes
