@@ -24,6 +24,8 @@ class ActionError(ValueError):
 
 
 class NoRecords(Exception):
+    """An empty result: upstream answers ``status: "0"`` with this message and an empty list."""
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
