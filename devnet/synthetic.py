@@ -495,3 +495,124 @@ def _finish_work() -> None:
 def explorer_settings() -> dict[str, str]:
     """The environment the explorer needs to read a synthetic database (README: Configuration)."""
     return {"TUNNEL_MANAGER_ADDRESS": "0x" + MANAGER.hex(), "HEMIBTC_ADDRESS": "0x" + HEMIBTC.hex()}
+
+
+# --------------------------------------------------------------------------- request mix
+
+
+def request_mix() -> list[tuple[str, str]]:
+    """(name, path) of every page and API endpoint, on identifiers of the stored synthetic chain.
+
+    Lists twice: their head and a *deep* cursor (a key about 5% from the oldest row, signed
+    with this process's SECRET_KEY - the server must share it), so a page far back is measured
+    beside the first. Used by ``make bench-scale`` and by the test that pages answer on a
+    synthetic chain. Names are stable; the bench reports per name.
+    """
+    from explorer.queries import addresses, bitcoin, blocks, keystones, tokens, tunnel
+    from explorer.queries.cursor import encode
+    from indexer.bitcoin.models import BitcoinBlock, PopPublication
+    from indexer.hemi.models import (
+        Block,
+        DepositConfirmation,
+        Keystone,
+        Token,
+        TokenBalance,
+        TokenTransfer,
+        Transaction,
+        WithdrawalInitiation,
+    )
+
+    def deep(model, **filters) -> int:
+        """An id about 5% from the oldest row: a page that deep still has rows after it."""
+        rows = model.objects.filter(**filters)
+        return rows.order_by("id").values_list("id", flat=True)[max(1, rows.count() // 20)]
+
+    top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+    mid = top // 2
+    block = Block.objects.get(number=mid, canonical=True)
+    tx = Transaction.objects.filter(block=block, index=2).first() or Transaction.objects.filter(block=block).last()
+    hot = _address("synthetic user 0")
+    mint = DepositConfirmation.objects.order_by("id")[DepositConfirmation.objects.count() // 2]
+    mint_tx = "0x" + bytes(mint.transaction.hash).hex()
+    keystone = Keystone.objects.canonical().order_by("-number")[Keystone.objects.count() // 2]
+    btc_top = BitcoinBlock.objects.active().order_by("-height").values_list("height", flat=True).first()
+    btc_first = BitcoinBlock.objects.active().filter(scanned_at__isnull=False).order_by("height").first()
+    btc_block = BitcoinBlock.objects.active().get(height=(btc_first.height + btc_top) // 2)
+    pop = PopPublication.objects.filter(block=btc_block).select_related("transaction").first() or (
+        PopPublication.objects.select_related("transaction").order_by("id").first()
+    )
+    hemibtc = "0x" + HEMIBTC.hex()
+    busy_token = ERC20_TOKENS[0]
+    busy_token_id = Token.objects.get(address=busy_token).id
+    hot_hex, tx_hex, busy = "0x" + hot.hex(), "0x" + bytes(tx.hash).hex(), "0x" + busy_token.hex()
+    deep_tx = deep(Transaction, sender=hot)
+    low_btc = BitcoinBlock.objects.active().filter(height__lte=btc_first.height + (btc_top - btc_first.height) // 20)
+    low_btc = low_btc.order_by("-height").first()
+
+    deep_keystone = 25 * max(2, Keystone.objects.count() // 20)
+
+    def c(name: str, *key: int) -> str:
+        return "cursor=" + encode(name, key)
+
+    return [
+        ("page /", "/"),
+        ("page /blocks", "/blocks"),
+        ("page /blocks deep", f"/blocks?{c(blocks.LIST, top // 20)}"),
+        ("page /block/N", f"/block/{mid}"),
+        ("page /tx", f"/tx/{tx_hex}"),
+        ("page /address (busy)", f"/address/{hot_hex}"),
+        ("page /tokens", "/tokens"),
+        ("page /token (hemiBTC)", f"/token/{hemibtc}"),
+        ("page /keystones", "/keystones"),
+        ("page /keystones deep", f"/keystones?{c(keystones.LIST, deep_keystone)}"),
+        ("page /keystone/N", f"/keystone/{keystone.number}"),
+        ("page /btc/blocks", "/btc/blocks"),
+        ("page /btc/blocks deep", f"/btc/blocks?{c(bitcoin.BLOCK_LIST, low_btc.height, low_btc.id)}"),
+        ("page /btc/block/N", f"/btc/block/{btc_block.height}"),
+        ("page /btc/tx (PoP)", f"/btc/tx/{pop.transaction.txid_display}"),
+        ("page /tunnel", "/tunnel"),
+        ("page /provenance/mint", f"/provenance/mint/{mint_tx}"),
+        ("page /provenance/block", f"/provenance/block/{mint.block.number}"),
+        ("page /search (tx hash)", f"/search?q={tx_hex}"),
+        ("page /search (token prefix)", "/search?q=SYN1"),
+        ("page /status", "/status"),
+        ("page /charts", "/charts"),
+        ("api blocks", "/api/v1/blocks"),
+        ("api blocks deep", f"/api/v1/blocks?{c(blocks.LIST, top // 20)}"),
+        ("api block", f"/api/v1/blocks/{mid}"),
+        ("api block transactions", f"/api/v1/blocks/{mid}/transactions"),
+        ("api transaction", f"/api/v1/transactions/{tx_hex}"),
+        ("api transaction logs", f"/api/v1/transactions/{tx_hex}/logs"),
+        ("api address", f"/api/v1/addresses/{hot_hex}"),
+        ("api address transactions", f"/api/v1/addresses/{hot_hex}/transactions"),
+        ("api address transactions deep", f"/api/v1/addresses/{hot_hex}/transactions?{c(addresses.TXS, deep_tx)}"),
+        ("api address token-transfers", f"/api/v1/addresses/{hot_hex}/token-transfers"),
+        ("api address token-balances", f"/api/v1/addresses/{hot_hex}/token-balances"),
+        ("api tokens", "/api/v1/tokens"),
+        ("api token", f"/api/v1/tokens/{hemibtc}"),
+        ("api token holders", f"/api/v1/tokens/{busy}/holders"),
+        ("api token holders deep",
+         f"/api/v1/tokens/{busy}/holders?{c(tokens.HOLDERS, deep(TokenBalance, token_id=busy_token_id))}"),
+        ("api token transfers", f"/api/v1/tokens/{busy}/transfers"),
+        ("api token transfers deep",
+         f"/api/v1/tokens/{busy}/transfers?{c(tokens.TRANSFERS, deep(TokenTransfer, token_id=busy_token_id))}"),
+        ("api keystones", "/api/v1/keystones"),
+        ("api keystones deep", f"/api/v1/keystones?{c(keystones.LIST, deep_keystone)}"),
+        ("api keystone", f"/api/v1/keystones/{keystone.number}"),
+        ("api pop-publications", "/api/v1/pop-publications"),
+        ("api pop-publications deep", f"/api/v1/pop-publications?{c(bitcoin.POP_PUBLICATIONS, deep(PopPublication))}"),
+        ("api bitcoin blocks", "/api/v1/bitcoin/blocks"),
+        ("api bitcoin blocks deep", f"/api/v1/bitcoin/blocks?{c(bitcoin.BLOCKS, low_btc.height)}"),
+        ("api bitcoin block", f"/api/v1/bitcoin/blocks/{btc_block.height}"),
+        ("api bitcoin transaction", f"/api/v1/bitcoin/transactions/{pop.transaction.txid_display}"),
+        ("api tunnel mints", "/api/v1/tunnel/mints"),
+        ("api tunnel mints deep", f"/api/v1/tunnel/mints?{c(tunnel.MINTS, deep(DepositConfirmation))}"),
+        ("api tunnel deposits", "/api/v1/tunnel/deposits"),
+        ("api tunnel withdrawals", "/api/v1/tunnel/withdrawals"),
+        ("api tunnel withdrawals deep",
+         f"/api/v1/tunnel/withdrawals?{c(tunnel.WITHDRAWALS, deep(WithdrawalInitiation))}"),
+        ("api provenance mint", f"/api/v1/provenance/mint/{mint_tx}"),
+        ("api provenance block", f"/api/v1/provenance/block/{mint.block.number}"),
+        ("api search", f"/api/v1/search?q={tx_hex}"),
+        ("api status", "/api/v1/status"),
+    ]

@@ -22,8 +22,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--hemi-blocks", type=int, required=True, help="Hemi blocks to build (from block 0)")
         parser.add_argument("--txs-per-block", type=int, default=10, help="transactions per Hemi block (default 10)")
-        parser.add_argument("--deposits-per-btc-block", type=int, default=2, help="tunnel deposits (and mints) per Bitcoin block")
-        parser.add_argument("--withdrawals-per-btc-block", type=int, default=1, help="hemiBTC withdrawals per Bitcoin block")
+        parser.add_argument(
+            "--deposits-per-btc-block", type=int, default=2, help="tunnel deposits (and mints) per Bitcoin block"
+        )
+        parser.add_argument(
+            "--withdrawals-per-btc-block", type=int, default=1, help="hemiBTC withdrawals per Bitcoin block"
+        )
         parser.add_argument("--btc-start-height", type=int, default=synthetic.MAINNET_BTC_START,
                             help="height of the first Bitcoin block (default: mainnet's 859303)")
         parser.add_argument("--users", type=int, default=None, help="size of the address pool (default scales)")
