@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench schemathesis fuzz clean services-shell
+.PHONY: setup demo test lint bench bench-scale schemathesis fuzz clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -60,6 +60,15 @@ fuzz: setup
 
 bench: setup
 	$(PY) -m hemiscope.services run -- $(PY) benchmarks/run_all.py
+
+# Every page and API endpoint under a fixed arrival rate on a synthetic chain (make_synthetic),
+# served by gunicorn with production settings; rewrites its section of BENCHMARKS.md. Not part
+# of `make test` or CI. SCALE=small (100k blocks, a few minutes) | 1m; RATE req/s; DURATION s;
+# EXPLAIN=1 also EXPLAINs every query of every endpoint.
+SCALE ?= small
+bench-scale: setup
+	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) \
+	  $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/run.py
 
 clean:
 	rm -rf var/
