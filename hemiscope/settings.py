@@ -107,6 +107,20 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.env_int(
     "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
 )
+# A read replica for pages and the API (hemiscope/dbrouter.py): GET/HEAD requests read there,
+# the indexers and workers always read the primary.
+_replica_url = env.env_url("DATABASE_REPLICA_URL", None, schemes=("postgres", "postgresql"))
+if _replica_url:
+    DATABASES["replica"] = dj_database_url.parse(_replica_url, conn_max_age=60, conn_health_checks=True)
+    DATABASES["replica"]["ENGINE"] = "django.db.backends.postgresql"
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASES["default"]["OPTIONS"][
+        "connect_timeout"
+    ]
+    # Tests create no second database: the replica alias reads the test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["hemiscope.dbrouter.ReplicaRouter"]
+    # Outermost but one: everything a GET/HEAD request reads, middleware included, is routed.
+    MIDDLEWARE.insert(1, "hemiscope.dbrouter.ReplicaReadsMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
