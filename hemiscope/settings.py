@@ -170,6 +170,17 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": HEARTBEAT_SECONDS},
     },
 }
+# Past one worker (README "Scaling past one machine"): each chain's follow and backfill tasks on
+# a queue of its own ("bitcoin", "hemi") and the durable work drain on "work", so a worker per
+# queue runs each chain's single writer beside the others. Off: everything on the default
+# queue, which one worker consumes (the Procfile's).
+CELERY_QUEUES_PER_CHAIN = env.env_bool("CELERY_QUEUES_PER_CHAIN", False)
+if CELERY_QUEUES_PER_CHAIN:
+    CELERY_TASK_ROUTES = {
+        "indexer.bitcoin.tasks.*": {"queue": "bitcoin"},
+        "indexer.hemi.tasks.*": {"queue": "hemi"},
+        "indexer.crosschain.tasks.*": {"queue": "work"},
+    }
 # Tasks outside the Django apps' tasks modules (heartbeat, node tips, the task-failure counter).
 CELERY_IMPORTS = ["hemiscope.telemetry"]
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).

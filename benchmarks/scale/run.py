@@ -86,12 +86,17 @@ def build(env: dict[str, str], scale: str, blocks: int, txs: int, marker: Path) 
     # A half-built database from an interrupted run: start again from empty tables.
     subprocess.run([*py, "flush", "--no-input", "-v0"], env=env, check=True, cwd=REPO)
     started = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         ["nice", "-n", "5", *py, "make_synthetic", "--hemi-blocks", str(blocks), "--txs-per-block", str(txs)],
-        env=env, check=True, cwd=REPO, stdout=subprocess.PIPE, text=True,
+        env=env, cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    print(proc.stdout, end="", flush=True)
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    last = ""
+    for line in proc.stdout:  # progress lines as they come; the summary is the last one
+        print(line, end="", flush=True)
+        last = line
+    if proc.wait() != 0:
+        raise SystemExit(f"make_synthetic failed (exit {proc.returncode})")
+    summary = json.loads(last)
     saved = {
         "params": params,
         "built_at": results.stamp(),
