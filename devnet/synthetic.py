@@ -106,6 +106,10 @@ def _topic(address: bytes) -> bytes:
     return bytes(12) + address
 
 
+class DatabaseNotEmpty(RuntimeError):
+    """The database already holds Hemi blocks: a synthetic chain is only written into empty tables."""
+
+
 @dataclass
 class Options:
     hemi_blocks: int
@@ -150,7 +154,7 @@ def generate(opts: Options, *, progress: Callable[[str], None] = print, verdicts
     from indexer.hemi.models import Block
 
     if Block.objects.exists():
-        raise SystemExit("make_synthetic fills an empty database; this one already holds Hemi blocks")
+        raise DatabaseNotEmpty("make_synthetic fills an empty database; this one already holds Hemi blocks")
     rng = random.Random(opts.seed)
     state = _State(rng=rng, users=[_address(f"synthetic user {i}") for i in range(opts.user_count)])
     start = time.time() - opts.hemi_blocks * HEMI_BLOCK_SECONDS - 3600
@@ -522,10 +526,12 @@ def request_mix() -> list[tuple[str, str]]:
         WithdrawalInitiation,
     )
 
-    def deep(model, **filters) -> int:
-        """An id about 5% from the oldest row: a page that deep still has rows after it."""
+    def deep(model, fraction: float = 0.05, **filters) -> int:
+        """The id ``fraction`` of the way from the oldest row: 5% is deep for a newest-first
+        list, 95% for an oldest-first one (token holders); a page there still has rows after it."""
         rows = model.objects.filter(**filters)
-        return rows.order_by("id").values_list("id", flat=True)[max(1, rows.count() // 20)]
+        n = rows.count()
+        return rows.order_by("id").values_list("id", flat=True)[min(n - 2, max(1, int(n * fraction)))]
 
     top = Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
     mid = top // 2
@@ -592,7 +598,7 @@ def request_mix() -> list[tuple[str, str]]:
         ("api token", f"/api/v1/tokens/{hemibtc}"),
         ("api token holders", f"/api/v1/tokens/{busy}/holders"),
         ("api token holders deep",
-         f"/api/v1/tokens/{busy}/holders?{c(tokens.HOLDERS, deep(TokenBalance, token_id=busy_token_id))}"),
+         f"/api/v1/tokens/{busy}/holders?{c(tokens.HOLDERS, deep(TokenBalance, 0.95, token_id=busy_token_id))}"),
         ("api token transfers", f"/api/v1/tokens/{busy}/transfers"),
         ("api token transfers deep",
          f"/api/v1/tokens/{busy}/transfers?{c(tokens.TRANSFERS, deep(TokenTransfer, token_id=busy_token_id))}"),

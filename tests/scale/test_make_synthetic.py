@@ -13,7 +13,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from devnet import synthetic
@@ -52,7 +52,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_refuses_a_database_that_holds_blocks(chain):
-    with pytest.raises(SystemExit, match="empty database"):
+    with pytest.raises(CommandError, match="empty database"):
         call_command("make_synthetic", "--hemi-blocks", 10, stdout=StringIO())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devnet import synthetic
 
@@ -43,5 +43,8 @@ class Command(BaseCommand):
             seed=options["seed"],
             users=options["users"],
         )
-        summary = synthetic.generate(opts, progress=lambda line: self.stdout.write(line))
+        try:
+            summary = synthetic.generate(opts, progress=lambda line: self.stdout.write(line))
+        except synthetic.DatabaseNotEmpty as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps({**summary, "settings": synthetic.explorer_settings()}))
