@@ -30,7 +30,8 @@ def main() -> int:
             failed.append(script.name)
         # The figures as the benchmark printed them; a failed run says so instead of leaving
         # the previous run's figures in place under a new date.
-        lines = [ln for ln in proc.stdout.splitlines() if not ln.startswith("{")]  # JSON log lines out
+        # The figures, without JSON log lines and pip's index warnings (the peers' venv setup).
+        lines = [ln for ln in proc.stdout.splitlines() if not ln.startswith(("{", "WARNING: Location"))]
         status = "" if proc.returncode == 0 else f"**the run failed (exit {proc.returncode})**\n\n"
         body = f"Run {started} on {where}.\n\n{status}```\n" + "\n".join(lines[-40:]) + "\n```\n"
         results.write_section(script.stem, f"make bench: {script.stem}", body)
