@@ -56,6 +56,10 @@ def two_workers(django_db_setup, django_db_blocker):
             stop_process(proc, timeout=15)
 
 
+# The mark makes pytest-django create the test database even when this test runs alone (it only
+# sets up the databases some collected test asks for); transaction=True because the workers'
+# own connections write to it and must see committed rows.
+@pytest.mark.django_db(transaction=True)
 def test_each_worker_consumes_its_queues_and_runs_their_tasks(two_workers):
     from hemiscope.celery import app
 
