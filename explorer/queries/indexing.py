@@ -5,10 +5,10 @@ indexer refusals and Hemi blocks stored unverified; 2-3 small queries."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from hemiscope import telemetry
 from indexer.models import ChainCursor
 
 CHAINS = ("hemi", "bitcoin")
@@ -30,23 +30,12 @@ class ChainStatus:
         return max(0, self.node_tip_height - self.cursor_height)
 
 
-def _node_tip(chain: str):
-    """The node tip a worker recorded (``hemiscope.telemetry``, from the hardening work), or
-    None while that recorder is not installed or has no reading yet."""
-    try:
-        telemetry = importlib.import_module("hemiscope.telemetry")
-    except ImportError:
-        return None
-    reader = getattr(telemetry, "node_tip", None)
-    return reader(chain) if reader is not None else None
-
-
 def status() -> list[ChainStatus]:
     cursors = {c.chain: c for c in ChainCursor.objects.filter(chain__in=CHAINS)}
     out = []
     for chain in CHAINS:
         cursor = cursors.get(chain)
-        tip = _node_tip(chain)
+        tip = telemetry.node_tip(chain)  # what a worker recorded; None: no reading yet
         out.append(
             ChainStatus(
                 chain=chain,

@@ -6,12 +6,11 @@ It builds on the read layer the API's /api/v1/status and /healthz use
 refusals and integrity alerts) and adds what a page shows on top: the start height, the ingest
 rate and an ETA while backfilling, the heartbeat, pending work and recent reorgs. The web
 process never calls a node; node tips, the heartbeat and rates are what the workers recorded
-(``hemiscope.telemetry``, from the hardening work) and read as "not recorded" until then.
+(``hemiscope.telemetry``) and read as "not recorded" until a worker has recorded them.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +19,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from explorer.queries import indexing, keystones
-from hemiscope import networks
+from hemiscope import networks, telemetry
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block
 from indexer.models import WorkItem
@@ -31,30 +30,16 @@ RECENT_REORG_WINDOW = {"hemi": 10_000, "bitcoin": 1_000}
 REORG_LIMIT = 5
 
 
-def _telemetry():
-    """The workers' recorder, where this build has one (as :mod:`explorer.queries.indexing`
-    reads node tips)."""
-    try:
-        return importlib.import_module("hemiscope.telemetry")
-    except ImportError:
-        return None
-
-
 @dataclass(frozen=True)
 class Readings:
     """What the workers recorded besides node tips: the heartbeat age and ingest rates."""
 
     heartbeat_age: float | None = None
     rates: Mapping[str, float] = field(default_factory=dict)  # blocks per second, per chain
-    recorded: bool = False  # False: this build has no worker recorder to read
 
 
 def readings() -> Readings:
-    telemetry = _telemetry()
-    if telemetry is None:
-        return Readings()
-    age, rates = getattr(telemetry, "heartbeat_age", None), getattr(telemetry, "ingest_rates", None)
-    return Readings(age() if age else None, rates() if rates else {}, True)
+    return Readings(telemetry.heartbeat_age(), telemetry.ingest_rates())
 
 
 @dataclass(frozen=True)

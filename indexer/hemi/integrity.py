@@ -12,7 +12,9 @@ a transfer in its log's block).
 
 Every check is a single statement, so it reads one snapshot of both tables: rows the ingest is
 committing concurrently are seen together with their parents or not at all (rows are never
-deleted; reorgs only flip ``canonical``). Run it with ``manage.py hemi_check``.
+deleted; reorgs only flip ``canonical``). Run it with ``manage.py hemi_check``, which also runs
+:func:`check_chain`: the canonical chain has no gap or broken link up to the cursor, and no row
+is canonical in an orphaned block (or the reverse).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import dataclasses
 from django.apps import apps
 from django.db import connection, models
 
-from indexer.hemi.models import Log, TokenTransfer
+from indexer.core import audit
+from indexer.hemi.models import Block, Log, TokenTransfer
 
 SAMPLE_SIZE = 5
 
@@ -120,3 +123,56 @@ def check_references() -> list[Dangling]:
             if count:
                 found.append(Dangling(table, column, count, tuple(sample), problem))
     return found
+
+
+# --- The canonical chain itself (``indexer.core.audit`` checks) --------------------------------
+
+
+def chain_checks() -> list[audit.Check]:
+    """The canonical chain up to the cursor is whole and linked, and every derived row's
+    ``canonical`` flag is its block's (a reorg marks a block and its rows in one transaction;
+    a half-done undo would leave canonical rows in an orphaned block, or the reverse)."""
+    from indexer.hemi.chain import CHAIN
+    from indexer.hemi.reorg import DERIVED_MODELS
+    from indexer.models import ChainCursor
+
+    blocks, cursors = _q(Block._meta.db_table), _q(ChainCursor._meta.db_table)
+    cursor_height = f"(SELECT height FROM {cursors} WHERE chain = %s)"  # noqa: S608
+    out = [
+        audit.Check(
+            "hemi-cursor",
+            f"SELECT {audit.sample_of('c.height')} FROM {cursors} c WHERE c.chain = %s AND NOT EXISTS"  # noqa: S608
+            f" (SELECT 1 FROM {blocks} b WHERE b.canonical AND b.number = c.height AND b.hash = c.block_hash)",
+            "cursor(s) naming no canonical block (height shown)",
+            [CHAIN],
+        ),
+        audit.Check(
+            "hemi-gap",
+            f"SELECT {audit.sample_of('n')} FROM generate_series("  # noqa: S608
+            f"(SELECT min(number) FROM {blocks} WHERE canonical), {cursor_height}) AS n"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {blocks} b WHERE b.canonical AND b.number = n)",
+            "number(s) between the lowest canonical block and the cursor with no canonical block",
+            [CHAIN],
+        ),
+        audit.Check(
+            "hemi-linkage",
+            f"SELECT {audit.sample_of('b.number')} FROM {blocks} b JOIN {blocks} p"  # noqa: S608
+            " ON p.canonical AND p.number = b.number - 1 WHERE b.canonical AND p.hash <> b.parent_hash",
+            "canonical block(s) whose parent hash is not the canonical block below (numbers)",
+        ),
+    ]
+    for model in DERIVED_MODELS:
+        table = _q(model._meta.db_table)
+        out.append(
+            audit.Check(
+                f"hemi-{model._meta.model_name}-canonical",
+                f"SELECT {audit.sample_of('r.id')} FROM {table} r JOIN {blocks} b ON b.id = r.block_id"  # noqa: S608
+                " WHERE r.canonical <> b.canonical",
+                f"{model._meta.db_table} row(s) whose canonical flag differs from their block's (ids)",
+            )
+        )
+    return out
+
+
+def check_chain() -> list[audit.Finding]:
+    return audit.run(chain_checks())

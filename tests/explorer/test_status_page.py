@@ -80,14 +80,14 @@ def test_a_backfill_shows_a_progress_bar_with_rate_and_eta(client, db, monkeypat
     the cursors are real rows."""
     from types import SimpleNamespace
 
-    from explorer.queries import indexing
+    from hemiscope import telemetry
     from indexer.models import ChainCursor
 
     ChainCursor.objects.create(chain="hemi", height=4_999, block_hash=b"\x01" * 32)
     ChainCursor.objects.create(chain="bitcoin", height=200, block_hash=b"\x02" * 32)
     tips = {"hemi": 10_000, "bitcoin": 201}
-    monkeypatch.setattr(indexing, "_node_tip", lambda chain: SimpleNamespace(height=tips[chain], age_seconds=4.0))
-    recorded = status.Readings(heartbeat_age=7.0, rates={"hemi": 25.0, "bitcoin": 0.5}, recorded=True)
+    monkeypatch.setattr(telemetry, "node_tip", lambda chain: SimpleNamespace(height=tips[chain], age_seconds=4.0))
+    recorded = status.Readings(heartbeat_age=7.0, rates={"hemi": 25.0, "bitcoin": 0.5})
     monkeypatch.setattr(status, "readings", lambda: recorded)
     html = client.get("/status").content.decode()
     # devnet starts at 0: 5 000 of 10 001 Hemi blocks, 5 001 to go at 25 blocks/s = 200 s

@@ -75,7 +75,12 @@ def test_every_relation_without_a_database_constraint_is_audited() -> None:
 def test_an_ingested_chain_has_no_dangling_references(ingested: None) -> None:
     assert integrity.check_references() == []
     out, err = run_check()
-    assert out.strip() == f"hemi references: ok ({len(HOT_PATH)} relations checked)" and err == ""
+    assert integrity.check_chain() == []
+    assert out.splitlines() == [
+        f"hemi references: ok ({len(HOT_PATH)} relations checked)",
+        f"hemi chain: ok ({len(integrity.chain_checks())} checks)",
+    ]
+    assert err == ""
 
 
 def test_a_log_of_a_missing_transaction_is_reported_and_the_command_fails(ingested: None) -> None:
@@ -140,3 +145,61 @@ def test_a_log_in_another_block_than_its_transaction_is_reported(ingested: None)
         # ... and its transfer now sits in another block than its log.
         (TokenTransfer._meta.db_table, "block_id", 1, (transfer.pk,), "differs from hemi_log.block_id via log_id"),
     }
+
+
+# --- The canonical chain (integrity.check_chain, the second half of hemi_check) ----------------
+
+
+def _orphan_with_rows(number: int) -> None:
+    """A block and its rows marked orphaned together, as a reorg would - but nothing took its place."""
+    from indexer.hemi.reorg import DERIVED_MODELS
+
+    block = Block.objects.get(number=number, canonical=True)
+    Block.objects.filter(pk=block.pk).update(canonical=False)
+    for model in DERIVED_MODELS:
+        model.objects.filter(block_id=block.pk).update(canonical=False)
+
+
+def _break_link(number: int) -> None:
+    Block.objects.filter(number=number).update(parent_hash=b"\x00" * 32)
+
+
+def _cursor_elsewhere(number: int) -> None:
+    from indexer.models import ChainCursor
+
+    ChainCursor.objects.filter(chain="hemi").update(block_hash=b"\x02" * 32)
+
+
+def _canonical_rows_in_an_orphaned_block(number: int) -> None:
+    # A half-done reorg: the block left the chain, its transactions still say canonical.
+    Block.objects.filter(number=number).update(canonical=False)
+
+
+def _orphaned_rows_in_a_canonical_block(number: int) -> None:
+    Transaction.objects.filter(block__number=number).update(canonical=False)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (_orphan_with_rows, {"hemi-gap"}),
+        (_break_link, {"hemi-linkage"}),
+        (_cursor_elsewhere, {"hemi-cursor"}),
+        (
+            _canonical_rows_in_an_orphaned_block,  # the block with the two token transfers
+            {"hemi-gap", "hemi-transaction-canonical", "hemi-log-canonical", "hemi-tokentransfer-canonical"},
+        ),
+        (_orphaned_rows_in_a_canonical_block, {"hemi-transaction-canonical"}),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else None,
+)
+def test_each_chain_corruption_is_named_and_fails_the_command(ingested: None, mined: int, corrupt, expected) -> None:
+    middle = mined - 1  # below the cursor, above the first block; holds the L1-info transaction
+    corrupt(middle)
+    findings = integrity.check_chain()
+    assert {f.check for f in findings} == expected
+    assert integrity.check_references() == []  # the references half stays quiet
+    err = StringIO()
+    with pytest.raises(CommandError, match=rf"hemi chain: {len(expected)} check"):
+        call_command("hemi_check", stdout=StringIO(), stderr=err)
+    assert "hemi chain: hemi-" in err.getvalue()

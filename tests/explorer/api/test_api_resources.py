@@ -151,7 +151,7 @@ def test_search_and_status(client, minted):
 
 
 def test_status_reports_cursors_node_tips_and_lag(client, db, monkeypatch):
-    from explorer.queries import indexing
+    from hemiscope import telemetry
     from indexer.models import ChainCursor
 
     ChainCursor.objects.create(chain="bitcoin", height=200, block_hash=bytes(range(32)))
@@ -161,7 +161,7 @@ def test_status_reports_cursors_node_tips_and_lag(client, db, monkeypatch):
         def __init__(self, height):
             self.height, self.age_seconds = height, 3.04
 
-    monkeypatch.setattr(indexing, "_node_tip", lambda chain: Tip(205) if chain == "bitcoin" else None)
+    monkeypatch.setattr(telemetry, "node_tip", lambda chain: Tip(205) if chain == "bitcoin" else None)
     chains = {c["chain"]: c for c in get(client, "/api/v1/status")["chains"]}
     assert chains["bitcoin"]["cursor_hash"] == bytes(range(32))[::-1].hex()  # display order
     assert chains["bitcoin"]["lag"] == 5 and chains["bitcoin"]["node_tip_age_seconds"] == 3.0
