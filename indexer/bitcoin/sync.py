@@ -27,6 +27,7 @@ from indexer.bitcoin.models import BitcoinBlock
 from indexer.bitcoin.source import BitcoinSource
 from indexer.bitcoin.vaults import rescan_block
 from indexer.core import alerts
+from indexer.core.dbconn import connection_loss_is_transient
 from indexer.core.locks import session_lock
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,9 @@ def _run(
        source reorged under us: rewind to the fork and continue from there.
     4. After each chunk, fetch the spent outputs of the transactions it stored (``prevouts``).
     """
-    # A refusal is recorded as a visible alert; a follow run that passes clears it.
-    with alerts.watch(CHAIN, clear_on_success=what == "follow"):
+    # A refusal is recorded as a visible alert; a follow run that passes clears it. A lost
+    # database connection is a transient error (retried), not a crash.
+    with connection_loss_is_transient(), alerts.watch(CHAIN, clear_on_success=what == "follow"):
         return _ingest_range(
             source, start_if_empty, end, max_blocks, batch_size, progress, bitcoin_network, what, time_budget_s
         )

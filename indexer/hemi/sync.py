@@ -29,6 +29,7 @@ from django.conf import settings
 from indexer import gctuning
 from indexer.core import alerts
 from indexer.core import cursor as chain_cursor
+from indexer.core.dbconn import connection_loss_is_transient
 from indexer.hemi import identity, ingest, reorg
 from indexer.hemi.chain import CHAIN
 from indexer.hemi.fetch import FETCH_CHUNK, FETCH_WORKERS, PROCESS_MIN_BLOCKS, Fetcher, Ready, process_workers
@@ -217,7 +218,8 @@ def follow_tip(
         from hemiscope import networks
 
         network = networks.current()
-    with alerts.watch(CHAIN):
+    # A lost database connection is a transient error (retried by the task), not a crash.
+    with connection_loss_is_transient(), alerts.watch(CHAIN):
         return _follow(rpc, max_blocks, progress, after_commit, config, network, batch_size)
 
 
@@ -284,7 +286,7 @@ def backfill(
         from hemiscope import networks
 
         network = networks.current()
-    with alerts.watch(CHAIN, clear_on_success=False):
+    with connection_loss_is_transient(), alerts.watch(CHAIN, clear_on_success=False):
         identity.verify(rpc, network)
         return _run(
             rpc,
