@@ -147,6 +147,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env.env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis has no real acknowledgement: a message a worker took stays "unacked" in Redis until its
+# task ends (acks_late), and only after this many seconds does a worker hand it out again - the
+# redelivery that reruns a SIGKILLed worker's task. kombu's default is an hour (a killed
+# backfill then stalled for an hour). Keep it above CELERY_TASK_TIME_LIMIT and the longest
+# retry countdown (300 s), or a task still running is delivered twice (harmless, every task is
+# idempotent, but wasted work).
+BROKER_VISIBILITY_TIMEOUT_SECONDS = env.env_int(
+    "BROKER_VISIBILITY_TIMEOUT_SECONDS", CELERY_TASK_TIME_LIMIT + 60, minimum=1
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    # How often a worker looks for messages past that timeout (kombu's default: every 100 s).
+    "unacked_restore_interval": max(1, min(10, BROKER_VISIBILITY_TIMEOUT_SECONDS // 4)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_EXPIRES = 3600
 # Seconds between tip-following runs (each run takes a lock, so overlapping runs just skip).
 FOLLOW_INTERVAL_SECONDS = env.env_float("FOLLOW_INTERVAL_SECONDS", 2.0, minimum=0.1)
