@@ -52,11 +52,17 @@ def follow_tip(self, max_blocks: int | None = None) -> dict:
 @shared_task(name="indexer.bitcoin.tasks.backfill_range", bind=True, max_retries=MAX_RETRIES)
 def backfill_range(self, start: int, end: int) -> dict:
     """Ingest heights ``start``..``end`` in chain order. Long ranges continue in a follow-up
-    task once the time budget is spent; a busy sync lock postpones (not drops) the request."""
+    task once the time budget is spent; a busy sync lock postpones (never drops) the request."""
     network = networks.current()
     with sync.sync_lock() as acquired:
         if not acquired:
-            raise self.retry(countdown=task_countdown(0), max_retries=None)
+            # Another sync holds the lock (the follower, another backfill, or a second delivery
+            # of this very message). Postpone with a fresh message on the same queue rather
+            # than self.retry: retry(max_retries=None) means the default budget, not "forever",
+            # so a request queued behind a long backfill used to fail after 8 waits.
+            queue = (self.request.delivery_info or {}).get("routing_key")
+            backfill_range.apply_async((start, end), countdown=task_countdown(0), queue=queue)
+            return {"postponed": True, "start": start, "end": end}
         source = source_for(network)
         try:
             result = sync.backfill(source, start, end, time_budget_s=_TIME_BUDGET_S)
