@@ -44,7 +44,9 @@ def publish(**urls: str | None) -> None:
             data.pop(key, None)
         else:
             data[key] = value
-    path.write_text(json.dumps(data))
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)  # a worker must never read a half-written file
 
 
 class Worker:
@@ -64,10 +66,12 @@ class Worker:
         from hemiscope.celery import app
 
         deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[self.name], timeout=0.5):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"celery worker did not start:\n{self.log()[-3000:]}")
+        # A connection of its own: a test may have cut every Redis client (a Redis restart).
+        with app.connection_for_write() as conn:
+            while not app.control.ping(destination=[self.name], timeout=0.5, connection=conn):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(f"celery worker did not start:\n{self.log()[-3000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -122,6 +126,29 @@ def published_bcoin(bcoin_node) -> Iterator[BcoinNode]:
         yield bcoin_node
     finally:
         publish(bitcoin_rpc_url=None)
+
+
+@pytest.fixture(scope="module")
+def hemi_chain(tmp_path_factory):
+    """A real anvil driven like the devnet's sequencer (``tests.hemi_ingest.conftest.DevChain``)."""
+    from devnet.nodes import start_anvil
+    from tests.hemi_ingest.conftest import DevChain
+
+    with start_anvil("hemi", root=tmp_path_factory.mktemp("faults-anvil")) as node:
+        chain = DevChain(node.hemi_rpc_url)
+        yield chain
+        chain.rpc.close()
+
+
+@pytest.fixture
+def published_hemi(hemi_chain):
+    from devnet.constants import DEVNET_CHAIN_ID
+
+    publish(hemi_rpc_url=hemi_chain.url, chain_id=DEVNET_CHAIN_ID, bitcoin_rpc_url=None)
+    try:
+        yield hemi_chain
+    finally:
+        publish(hemi_rpc_url=None, chain_id=None)
 
 
 @contextmanager

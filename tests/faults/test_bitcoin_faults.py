@@ -192,3 +192,125 @@ def test_a_backfill_queued_behind_a_long_sync_is_postponed_never_failed(publishe
     wait_for(lambda: cursor_height() == tip, timeout=120, what="the postponed backfill")
     assert " ERROR" not in worker.log()
     assert_at_tip(tip)
+
+
+def test_the_database_connection_dropped_inside_a_reorg_undo(published_bcoin, monkeypatch) -> None:
+    """The reorg undo is one transaction (orphan marks, first publications, cursor): dropped
+    half-way it leaves nothing undone by half; the next run does the whole reorg."""
+    from devnet.btc import extend_chain
+    from devnet.btckeys import DevKey
+    from indexer.bitcoin import reorg
+
+    tip = grow(published_bcoin, 10)
+    source = RpcSource(published_bcoin.bitcoin_rpc_url, retry=FAST_RETRY)
+    rpc = published_bcoin.rpc()
+    try:
+        assert follow_tip(source, bitcoin_network="regtest", start_height=0).cursor_height == tip
+        depth = 3
+        side = extend_chain(
+            rpc, rpc.getblockhash(tip - depth), depth + 1, payout_script=DevKey.from_label("faults-side").p2pkh_script
+        )
+        recompute = reorg.recompute_first_publications
+
+        def drop_connection_mid_undo(keystone_ids):
+            terminate_backend(own_backend_pid())  # the orphan marks are written, not committed
+            return recompute(keystone_ids)
+
+        monkeypatch.setattr(reorg, "recompute_first_publications", drop_connection_mid_undo)
+        with pytest.raises(TransientError, match="database"):
+            follow_tip(source, bitcoin_network="regtest")
+        assert not BitcoinBlock.objects.filter(in_active_chain=False).exists()  # nothing half-undone
+        assert cursor_height() == tip
+        assert_bitcoin_whole()
+
+        monkeypatch.setattr(reorg, "recompute_first_publications", recompute)
+        result = follow_tip(source, bitcoin_network="regtest")
+        assert (result.rewinds, result.cursor_height) == (1, tip + 1)
+        assert BitcoinBlock.objects.filter(in_active_chain=False).count() == depth
+        assert bytes(ChainCursor.objects.get(chain="bitcoin").block_hash)[::-1].hex() == side[-1]
+    finally:
+        source.close()
+        rpc.close()
+    assert_at_tip(tip + 1)
+
+
+def test_a_node_replaced_by_another_chain_is_refused_with_a_clear_error(
+    published_bcoin, start_worker, tmp_path, client
+) -> None:
+    """The node at the configured address is replaced by a new regtest node (a reset devnet:
+    same genesis, another, shorter history). The worker's run refuses it by name, writes
+    nothing, shows an alert; with the real node back the next run passes and clears it."""
+    from devnet.nodes import start_bcoin
+
+    from .conftest import publish
+
+    tip = grow(published_bcoin, 10)
+    start_worker()
+    assert btc_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=120)["cursor_height"] == tip
+    before = sorted(BitcoinBlock.objects.values_list("hash_internal", "in_active_chain"))
+    with start_bcoin("replacement", root=tmp_path, memory=True, fresh=True) as other:
+        rpc = other.rpc()
+        mine(rpc, 12, MINER.p2pkh_address)
+        rpc.close()
+        publish(bitcoin_rpc_url=other.bitcoin_rpc_url)
+        outcome = btc_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=120)
+        assert outcome["refused"] == "less-work", outcome
+        assert "less work than ours" in outcome["error"] and "Nothing was orphaned" in outcome["error"]
+        assert sorted(BitcoinBlock.objects.values_list("hash_internal", "in_active_chain")) == before
+        assert cursor_height() == tip
+        warnings = client.get("/healthz").json()["warnings"]
+        assert "bitcoin-less-work" in {w["code"] for w in warnings}
+        assert_bitcoin_whole()
+    publish(bitcoin_rpc_url=published_bcoin.bitcoin_rpc_url)
+    assert btc_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=120)["cursor_height"] == tip
+    assert "bitcoin-less-work" not in {w["code"] for w in client.get("/healthz").json()["warnings"]}
+    assert_at_tip(tip)
+
+
+def test_redis_flushed_and_restarted_loses_no_work(published_bcoin, start_worker) -> None:
+    """A vault learned after its deposit was scanned needs a rescan: a durable work item plus a
+    Celery nudge. Redis then loses everything (FLUSHALL, every client connection dropped, as a
+    restart without persistence would). The nudge is gone; the next beat-style drain on a new
+    worker still finds the item in PostgreSQL and the deposit."""
+    import redis
+    from django.conf import settings
+
+    from devnet.btc import CoinbaseWallet
+    from devnet.btckeys import DevKey
+    from devnet.btctx import TxOutput, deposit_recipient_script_ascii
+    from indexer.bitcoin.chain import VAULT_RESCAN
+    from indexer.bitcoin.models import TunnelDeposit
+    from indexer.bitcoin.vaults import register_vault
+    from indexer.crosschain import tasks as cross_tasks
+    from indexer.models import WorkItem
+
+    grow(published_bcoin, 105)  # mature coinbases for the wallet
+    rpc = published_bcoin.rpc()
+    custody = DevKey.from_label("faults-vault").p2pkh_script
+    deposit = CoinbaseWallet(rpc, MINER).pay(
+        [TxOutput(custody, 1_500_000), TxOutput(deposit_recipient_script_ascii("0x" + "ef" * 20), 0)]
+    )
+    mine(rpc, 2, MINER.p2pkh_address)
+    tip = rpc.getblockcount()
+    rpc.close()
+    worker = start_worker()
+    assert btc_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=180)["cursor_height"] == tip
+    worker.stop()
+    assert not TunnelDeposit.objects.exists()  # the vault was unknown when the block was scanned
+
+    register_vault(bytes.fromhex("33" * 20), 0, custody, "", hemi_block=1)
+    item = WorkItem.objects.get(kind=VAULT_RESCAN)
+    assert item.state == WorkItem.PENDING
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.flushall()
+    broker.client_kill_filter(_type="normal", skipme=True)  # every other client loses its connection
+    broker.close()
+
+    start_worker()
+    wait_for(
+        lambda: cross_tasks.drain_work.apply_async(queue=QUEUE).get(timeout=120)
+        and WorkItem.objects.get(pk=item.pk).state == WorkItem.DONE,
+        timeout=120, interval=0.5, what="the rescan work item",
+    )  # fmt: skip
+    assert TunnelDeposit.objects.filter(transaction__txid_internal=bytes.fromhex(deposit)[::-1]).exists()
+    assert_at_tip(tip)
