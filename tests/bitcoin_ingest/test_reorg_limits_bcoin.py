@@ -12,6 +12,7 @@ import pytest
 
 from devnet.btc import extend_chain, mine
 from devnet.btckeys import DevKey
+from indexer.bitcoin import integrity
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.bitcoin.rpc import RpcSource
 from indexer.bitcoin.sync import follow_tip
@@ -45,6 +46,7 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(fresh_bcoin, m
     result = follow_tip(source, bitcoin_network="regtest")
     assert (result.rewinds, result.cursor_height) == (1, 21)
     assert BitcoinBlock.objects.filter(in_active_chain=False).count() == LIMIT
+    assert integrity.check_chain() == []  # what manage.py btc_check proves
     assert bytes(ChainCursor.objects.get().block_hash) == display_to_internal(side[-1])
 
     # Depth LIMIT + 1: blocks 18..21 would be orphaned.
@@ -54,6 +56,7 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(fresh_bcoin, m
     with pytest.raises(ReorgTooDeep, match=f"deeper than BITCOIN_MAX_REORG_DEPTH={LIMIT}"):
         follow_tip(source, bitcoin_network="regtest")
     assert stored_state() == before  # nothing undone, nothing new written
+    assert integrity.check_chain() == []
 
     (alert,) = alerts.active()
     assert (alert.chain, alert.code) == ("bitcoin", "reorg-too-deep")
@@ -67,5 +70,6 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(fresh_bcoin, m
     result = follow_tip(source, bitcoin_network="regtest")
     assert (result.rewinds, result.cursor_height) == (1, 22)
     assert alerts.active() == []
+    assert integrity.check_chain() == []
     source.close()
     rpc.close()

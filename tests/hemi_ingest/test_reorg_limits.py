@@ -11,7 +11,7 @@ import pytest
 
 from indexer.core import alerts
 from indexer.core.errors import ReorgTooDeep
-from indexer.hemi import ingest, sync
+from indexer.hemi import ingest, integrity, sync
 from indexer.hemi.models import Block, Transaction
 from indexer.hemi.rpc import HemiRpc
 from indexer.models import ChainCursor
@@ -21,6 +21,11 @@ from .conftest import DevChain
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 CONFIG = ingest.IngestConfig(tunnel_manager=None, accept_impersonated=True)
 LIMIT = 3
+
+
+def assert_whole() -> None:
+    """What ``manage.py hemi_check`` proves: no gap, broken link, stray flag or dangling row."""
+    assert integrity.check_chain() == [] and integrity.check_references() == []
 
 
 def stored_state() -> tuple:
@@ -55,6 +60,7 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(chain: DevChai
         state = sync.follow_tip(rpc, network=network, config=CONFIG)
         assert (state.reorgs, state.current) == (1, base + 4)
         assert Block.objects.filter(canonical=False).count() == LIMIT
+        assert_whole()
 
         # Depth LIMIT + 1: base+1 .. base+4 would be orphaned.
         assert chain.rpc.call("evm_revert", [deep]) is True
@@ -63,6 +69,7 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(chain: DevChai
         with pytest.raises(ReorgTooDeep, match=f"deeper than HEMI_MAX_REORG_DEPTH={LIMIT}"):
             sync.follow_tip(rpc, network=network, config=CONFIG)
         assert stored_state() == before
+        assert_whole()
 
         (alert,) = alerts.active()
         assert (alert.chain, alert.code) == ("hemi", "reorg-too-deep")
@@ -76,6 +83,7 @@ def test_a_reorg_at_the_limit_is_undone_and_one_deeper_is_refused(chain: DevChai
         state = sync.follow_tip(rpc, network=network, config=CONFIG)
         assert (state.reorgs, state.current) == (1, base + 5)
         assert alerts.active() == []
+        assert_whole()
         canonical = dict(Block.objects.canonical().values_list("number", "hash"))
         for number in range(base - 1, base + 6):
             assert bytes(canonical[number]) == bytes.fromhex(chain.rpc.block_by_number(number, False)["hash"][2:])
