@@ -14,6 +14,7 @@ from devnet.config import PopPolicy
 from devnet.constants import DEVNET_CHAIN_ID
 from devnet.scenarios import treasury_lock
 from devnet.stepped import SteppedNetwork, stepped_network
+from tests.faults.conftest import start_worker  # noqa: F401 - the fault suite's killable workers
 
 
 @pytest.fixture(scope="module")

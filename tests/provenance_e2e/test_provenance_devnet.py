@@ -7,21 +7,24 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.db import connection
 
 from devnet.scenarios import alt_keystone, btc_reorg, treasury_lock, unbacked_mint, withdrawal
 from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
 from explorer.verdicts import FAILED, VERIFIED
 from explorer.verify import verify_bytes
+from indexer.models import ChainCursor
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def index_both_chains(devnet, *, timeout: float = 240) -> None:
+def index_both_chains(devnet, *, timeout: float = 240, queue: str | None = None) -> None:
     """Run both chains' follow_tip tasks through Redis and the real worker until caught up.
 
     Vault custody scripts arrive through durable work items (custody read -> registration ->
     rescan) that the worker's drain task runs (beat sends it in production; here each round
-    does), so "caught up" means both cursors at the node tips and no work left.
+    does), so "caught up" means both cursors at the node tips and no work left. ``queue``: the
+    workers to send to (the fault suite's own, or the default).
     """
     from indexer.bitcoin.models import VaultScript
     from indexer.bitcoin.tasks import follow_tip as btc_follow
@@ -31,9 +34,9 @@ def index_both_chains(devnet, *, timeout: float = 240) -> None:
 
     deadline = time.monotonic() + timeout
     while True:
-        hemi_follow.delay().get(timeout=120)
-        btc_follow.delay().get(timeout=120)
-        drain_work.delay().get(timeout=120)
+        hemi_follow.apply_async(queue=queue).get(timeout=120)
+        btc_follow.apply_async(queue=queue).get(timeout=120)
+        drain_work.apply_async(queue=queue).get(timeout=120)
         cursors = dict(ChainCursor.objects.values_list("chain", "height"))
         caught_up = (
             cursors.get("hemi") == devnet.net.w3.eth.block_number
@@ -150,3 +153,110 @@ def test_a_withdrawal_is_seen_paid_on_bitcoin_and_finalized(devnet, celery_worke
     assert withdrawal_audit.withdrawal_status(link) == "finalized"
     assert link.evidence["payout_txid"] == summary["payout_txid"]
     assert link.evidence["finalize_tx"] == summary["finalize_tx_hash"]
+
+
+def test_status_and_healthz_follow_a_real_worker(devnet, celery_worker_process, client, settings):
+    """/healthz and /status on what the real worker records: a fresh heartbeat, node tips, and
+    the lag between them and our cursors - zero once indexed, shown when the nodes move on."""
+    from hemiscope import telemetry
+
+    index_both_chains(devnet)
+    sent = time.time()
+
+    def recorded(hemi_tip: int, btc_tip: int) -> bool:
+        # Beat's two periodic tasks, sent as beat sends them; their results are not stored.
+        telemetry.heartbeat.delay()
+        telemetry.record_node_tips.delay()
+        time.sleep(0.3)
+        age, hemi, btc = telemetry.heartbeat_age(), telemetry.node_tip("hemi"), telemetry.node_tip("bitcoin")
+        fresh = age is not None and age < time.time() - sent + 1
+        return fresh and hemi is not None and hemi.height == hemi_tip and btc is not None and btc.height == btc_tip
+
+    deadline = time.monotonic() + 60
+    while not recorded(devnet.net.w3.eth.block_number, devnet.net.btc.getblockcount()):
+        assert time.monotonic() < deadline, "the worker recorded no heartbeat and node tips"
+
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok", health
+    assert health["components"]["worker"] == "ok"
+    assert {c: (s["state"], s["lag_blocks"]) for c, s in health["components"]["indexer"].items()} == {
+        "hemi": ("ok", 0),
+        "bitcoin": ("ok", 0),
+    }
+    page = client.get("/status").content.decode()
+    assert page.count("0 blocks behind the node") == 2 and "none recorded" not in page
+    assert "s ago" in page.split("Last heartbeat", 1)[1][:200]
+
+    # The nodes move on; the indexers do not run; the worker reads the new tips.
+    cursors = dict(ChainCursor.objects.values_list("chain", "height"))
+    for _ in range(3):
+        devnet.driver.tick()
+    hemi_tip, btc_tip = devnet.net.w3.eth.block_number, devnet.net.btc.getblockcount()
+    deadline = time.monotonic() + 60
+    while not recorded(hemi_tip, btc_tip):
+        assert time.monotonic() < deadline, "the worker did not read the new node tips"
+    hemi_lag, btc_lag = hemi_tip - cursors["hemi"], btc_tip - cursors["bitcoin"]
+    assert hemi_lag > 0
+    page = client.get("/status").content.decode()
+    assert f"{hemi_lag:,} block{'s' if hemi_lag != 1 else ''} behind the node" in page
+    indexer = client.get("/healthz").json()["components"]["indexer"]
+    assert (indexer["hemi"]["lag_blocks"], indexer["bitcoin"]["lag_blocks"]) == (hemi_lag, btc_lag)
+    api = {c["chain"]: c["lag"] for c in client.get("/api/v1/status").json()["chains"]}
+    assert api == {"hemi": hemi_lag, "bitcoin": btc_lag}
+
+    # A lag above the operator's bound is a warning, still a 200.
+    settings.HEALTH_MAX_LAG_HEMI_BLOCKS = hemi_lag - 1
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "warning"
+    assert "lag-hemi" in {w["code"] for w in response.json()["warnings"]}
+
+
+@pytest.mark.faults
+def test_verdicts_stay_right_through_a_killed_worker_dropped_connections_and_a_lost_redis(devnet, start_worker):
+    """The fault suite on the whole story: the treasury lock indexed while a worker is
+    SIGKILLed, every worker database connection is terminated and Redis loses everything.
+    The verdicts are the ones an undisturbed run gives, and both audits find nothing."""
+    import redis
+    from django.conf import settings as django_settings
+
+    from indexer.hemi.tasks import follow_tip as hemi_follow
+    from tests.faults.checks import assert_bitcoin_whole, assert_hemi_whole
+    from tests.faults.conftest import QUEUE
+
+    summary = treasury_lock.run(devnet.net)
+    faulty = {"BROKER_VISIBILITY_TIMEOUT_SECONDS": "3", "HEMI_BATCH_SIZE": "5"}
+    worker = start_worker(**faulty)
+    hemi_follow.apply_async(queue=QUEUE)
+    deadline = time.monotonic() + 120
+    while not ChainCursor.objects.filter(chain="hemi").exists():
+        assert time.monotonic() < deadline, "the worker did not start indexing"
+        time.sleep(0.02)
+    worker.kill()
+
+    start_worker(**faulty)
+    from indexer.bitcoin.tasks import follow_tip as btc_follow
+
+    btc_follow.apply_async(queue=QUEUE)
+    time.sleep(0.5)
+    with connection.cursor() as cur:  # every other session on the test database: the worker's
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    broker = redis.Redis.from_url(django_settings.REDIS_URL)
+    broker.flushall()
+    broker.client_kill_filter(_type="normal", skipme=True)
+    broker.close()
+
+    index_both_chains(devnet, queue=QUEUE)
+    mint = mint_row(summary["mint_tx_hash"])
+    p = provenance.for_mint(mint, hemibtc=bytes.fromhex(devnet.net.contracts["BTCToken"][2:]))
+    assert [(link.name, link.verdict) for link in p.links] == [
+        ("Bitcoin lock", VERIFIED),
+        ("Sequencer ordering", VERIFIED),
+        ("Hemi block", VERIFIED),
+        ("Bitcoin anchoring", VERIFIED),
+    ], [link.reason for link in p.links]
+    assert all(r.ok for r in verify_bytes(evidence.export_bytes(mint)))
+    assert_bitcoin_whole()
+    assert_hemi_whole()
