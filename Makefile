@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench bench-scale schemathesis fuzz clean services-shell
+.PHONY: setup demo test lint bench bench-scale schemathesis fuzz faults clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -57,6 +57,14 @@ fuzz: setup
 	HEMISCOPE_FUZZ_DRIVER=bytes HEMISCOPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HEMISCOPE_FUZZ_MIN_CASES=$(FUZZ_EXAMPLES) \
 	HEMISCOPE_FUZZ_SECONDS=$(FUZZ_SECONDS) HEMISCOPE_FUZZ_SEED=$(FUZZ_SEED) \
 	$(PY) -m hemiscope.services run -- $(PY) -m pytest -m fuzz -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fault suite on the real nodes (tests marked faults), long: each fault strikes FAULT_ROUNDS
+# times over syncs of FAULT_BLOCKS new blocks. make test runs the same tests once on 60 blocks.
+FAULT_ROUNDS ?= 3
+FAULT_BLOCKS ?= 400
+faults: setup
+	HEMISCOPE_FAULT_ROUNDS=$(FAULT_ROUNDS) HEMISCOPE_FAULT_BLOCKS=$(FAULT_BLOCKS) \
+	  $(PY) -m hemiscope.services run -- $(PY) -m pytest -m faults -q -p no:cacheprovider --durations=20 $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m hemiscope.services run -- $(PY) benchmarks/run_all.py

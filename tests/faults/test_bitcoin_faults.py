@@ -53,10 +53,11 @@ def test_a_worker_killed_mid_sync_has_its_task_redelivered_and_the_index_is_whol
 ) -> None:
     """SIGKILL mid-batch: ``acks_late`` leaves the message unacknowledged in Redis, and after
     the broker's visibility timeout another worker runs it again - no new message is sent."""
-    tip = grow(published_bcoin, BLOCKS * ROUNDS)
-    for strike in strike_points(0, tip):
-        worker = start_worker(BROKER_VISIBILITY_TIMEOUT_SECONDS="3")
+    for _ in range(ROUNDS):  # each round: new blocks, a worker killed half-way through them
         started = cursor_height()
+        tip = grow(published_bcoin)
+        strike = started + (tip - started) // 2
+        worker = start_worker(BROKER_VISIBILITY_TIMEOUT_SECONDS="3")
         result = btc_tasks.follow_tip.apply_async(queue=QUEUE)
         wait_for(lambda s=strike: cursor_height() >= s, timeout=120, what=f"the cursor to pass {strike}")
         worker.kill()
@@ -68,6 +69,7 @@ def test_a_worker_killed_mid_sync_has_its_task_redelivered_and_the_index_is_whol
         outcome = result.get(timeout=120)
         assert outcome.get("cursor_height") == tip, outcome
         assert result.id in successor.log()
+        successor.stop()
     assert_at_tip(tip)
 
 

@@ -38,13 +38,13 @@ def test_a_worker_killed_mid_batch_has_its_task_redelivered_and_the_index_is_who
 ) -> None:
     """SIGKILL while a batch transaction is open: that batch is rolled back whole, the
     committed ones stay, and the killed run's own message runs again on a new worker."""
-    published_hemi.mine_empty(BLOCKS * ROUNDS)
-    tip = published_hemi.tip()
     small_batches = {"HEMI_BATCH_SIZE": "5", "BROKER_VISIBILITY_TIMEOUT_SECONDS": "3"}
-    for round_ in range(ROUNDS):
-        worker = start_worker(**small_batches)
+    for _ in range(ROUNDS):  # each round: new blocks, a worker killed part-way through them
         started = cursor_height()
-        strike = started + max(6, (tip - started) // (ROUNDS - round_ + 1))
+        published_hemi.mine_empty(BLOCKS)
+        tip = published_hemi.tip()
+        strike = started + 6  # past the first batches: a follow run stops after 10 batches (50 blocks)
+        worker = start_worker(**small_batches)
         result = hemi_tasks.follow_tip.apply_async(queue=QUEUE)
         wait_for(lambda s=strike: cursor_height() >= s, timeout=120, what=f"the cursor to pass {strike}")
         worker.kill()
@@ -59,6 +59,7 @@ def test_a_worker_killed_mid_batch_has_its_task_redelivered_and_the_index_is_who
         # Finish what a follow run's block limit left for the next beat tick.
         while cursor_height() < tip:
             hemi_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=120)
+        successor.stop()
     assert_at_tip(tip)
 
 
