@@ -161,3 +161,43 @@ def test_a_node_replaced_by_another_chain_is_refused_with_a_clear_error(
     publish(hemi_rpc_url=published_hemi.url)
     assert hemi_tasks.follow_tip.apply_async(queue=QUEUE).get(timeout=120)["height"] == tip
     assert_at_tip(tip)
+
+
+def test_a_node_outage_mid_sync_then_restart(published_hemi, monkeypatch) -> None:
+    """The node stops answering between two batches (connections reset, then refused): a
+    named transient error, the committed batches whole; back at the same address, the next
+    run reaches the tip."""
+    import dataclasses
+    from urllib.parse import urlparse
+
+    from .proxy import NodeProxy
+
+    published_hemi.mine_empty(BLOCKS)
+    tip = published_hemi.tip()
+    proxy = NodeProxy(urlparse(published_hemi.url).port)
+    rpc = HemiRpc(proxy.url, max_retries=1)
+    write_run = ingest.write_run
+    outage = []
+
+    def cut_after_first_batch(*args, **kwargs):
+        results = write_run(*args, **kwargs)
+        if not outage:
+            outage.append(proxy.down())
+        return results
+
+    monkeypatch.setattr(ingest, "write_run", cut_after_first_batch)
+    network = dataclasses.replace(published_hemi.network(), hemi_rpc_url=proxy.url)
+    try:
+        with pytest.raises(TransientError):
+            sync.follow_tip(rpc, network=network, config=CONFIG, batch_size=7)
+        stopped = cursor_height()
+        assert 0 <= stopped < tip
+        assert not Block.objects.filter(number__gt=stopped).exists()
+        assert_hemi_whole()
+        proxy.up()
+        monkeypatch.setattr(ingest, "write_run", write_run)
+        assert sync.follow_tip(rpc, network=network, config=CONFIG).current == tip
+    finally:
+        rpc.close()
+        proxy.down()
+    assert_at_tip(tip)
