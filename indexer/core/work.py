@@ -34,6 +34,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from indexer.core.dbconn import connection_loss_is_transient
 from indexer.core.errors import PermanentError, TransientError
 from indexer.core.retry import WORK_RETRY
 from indexer.models import WorkItem
@@ -215,7 +216,10 @@ def drain(
         if item is None:
             break
         try:
-            outcome = handlers[item.kind](item)
+            # A lost database connection is transient like a node timeout: retried, never the
+            # "handler crashed" permanent failure that waits for an operator.
+            with connection_loss_is_transient():
+                outcome = handlers[item.kind](item)
         except (TransientError, PermanentError) as exc:
             ok = release(item, exc)
             kind = "retrying" if isinstance(exc, TransientError) else "failed"
