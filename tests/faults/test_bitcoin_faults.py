@@ -137,8 +137,8 @@ def test_a_node_outage_mid_sync_then_restart(published_bcoin, monkeypatch) -> No
 
 
 def test_a_worker_rides_out_a_node_outage_with_retries(published_bcoin, start_worker) -> None:
-    """On a real worker: the task retries with backoff while the node is down and finishes
-    after it restarts, without a new message."""
+    """On a real worker: the node goes down mid-sync and comes back; the run rides it out
+    (the RPC client's backoff, then the task's retry) and finishes without a new message."""
     tip = grow(published_bcoin)
     start_worker()
     strike = strike_points(0, tip)[0]
