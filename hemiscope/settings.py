@@ -362,6 +362,8 @@ HEALTH_WARNING_SOURCES = [
     "hemiscope.health.lag_warnings",
     # Refused chains, reorgs past the limits, blocks that failed re-hashing (IndexerAlert rows).
     "hemiscope.indexer_alerts.health_warnings",
+    # hemiBTC supply not matched by the vaults' Bitcoin (explorer/reserves.py).
+    "explorer.reserves.health_warnings",
 ]
 # /metrics answers only these client addresses (IPs or networks) or a bearer token; with
 # neither configured it is a 404. DEBUG allows loopback.

@@ -217,3 +217,60 @@ class VaultUtxo(models.Model):
         ]
         # Payout detection looks spent outpoints up by txid.
         indexes = [models.Index(fields=["txid_internal"], name="btc_vault_utxo_txid")]
+
+
+class VaultSpend(models.Model):
+    """One input that spends a vault output: where a vault's coins leave it (or move).
+
+    Per block like ``VaultUtxo``, so a reorg needs no undo: an output is spent at height H when
+    an ACTIVE block at or below H holds a row for it. Reserve reconciliation
+    (``explorer/reserves.py``) subtracts these from the vault outputs to get what a vault holds.
+    """
+
+    block = models.ForeignKey(BitcoinBlock, on_delete=models.CASCADE, related_name="vault_spends")
+    transaction = models.ForeignKey(BitcoinTransaction, on_delete=models.CASCADE, related_name="vault_spends")
+    input_index = models.IntegerField()
+    vault = models.ForeignKey(VaultScript, on_delete=models.PROTECT, related_name="spends")
+    spent_txid_internal = models.BinaryField(max_length=32)
+    spent_vout = models.IntegerField()
+    value_sats = models.BigIntegerField()  # the spent output's value
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transaction", "input_index"], name="btc_vault_spend_unique"),
+        ]
+        # Which spend consumed an output (the reserves page links a held output to nothing, a
+        # spent one to its spend).
+        indexes = [models.Index(fields=["spent_txid_internal", "spent_vout"], name="btc_vault_spend_outpoint")]
+
+
+class VaultOutflow(models.Model):
+    """A transaction that spends vault outputs, summed: how much left, where it went, what it
+    cost. One row per (transaction, vault) for the vault of its first vault input.
+
+    ``kind``: ``payout`` (a withdrawal payout, spec 6.4), ``consolidation`` (every input and
+    every paying output belongs to vaults: only the network fee leaves), ``other`` (anything
+    else: coins went somewhere the tunnel's rules do not explain).
+    ``network_fee_sats`` is inputs - outputs when every input is a vault's (we know all input
+    values), else NULL: with foreign inputs we cannot tell who paid the fee.
+    """
+
+    PAYOUT, CONSOLIDATION, OTHER = "payout", "consolidation", "other"
+    KINDS = [(PAYOUT, "withdrawal payout"), (CONSOLIDATION, "consolidation"), (OTHER, "other spend")]
+
+    block = models.ForeignKey(BitcoinBlock, on_delete=models.CASCADE, related_name="vault_outflows")
+    transaction = models.OneToOneField(BitcoinTransaction, on_delete=models.CASCADE, related_name="vault_outflow")
+    vault = models.ForeignKey(VaultScript, on_delete=models.PROTECT, related_name="outflows")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    input_count = models.IntegerField()
+    vault_input_count = models.IntegerField()
+    spent_sats = models.BigIntegerField()  # the vault inputs' values
+    output_sats = models.BigIntegerField()  # every output of the transaction
+    to_vault_sats = models.BigIntegerField()  # outputs paying a vault script (change, consolidation)
+    payout_sats = models.BigIntegerField()  # output 0 of a payout, else 0
+    network_fee_sats = models.BigIntegerField(null=True)
+
+    @property
+    def left_vaults_sats(self) -> int:
+        """What left the vaults for good: spent minus what came back to a vault."""
+        return self.spent_sats - self.to_vault_sats

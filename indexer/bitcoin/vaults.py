@@ -22,7 +22,15 @@ from django.db import transaction
 from indexer.bitcoin import tunnel
 from indexer.bitcoin.chain import CHAIN, VAULT_RESCAN, WRITER
 from indexer.bitcoin.decode import Block
-from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit, VaultScript, VaultUtxo, WithdrawalPayout
+from indexer.bitcoin.models import (
+    BitcoinBlock,
+    TunnelDeposit,
+    VaultOutflow,
+    VaultScript,
+    VaultSpend,
+    VaultUtxo,
+    WithdrawalPayout,
+)
 from indexer.bitcoin.txrows import store_transactions
 from indexer.core import cursor, work
 
@@ -53,43 +61,50 @@ class TunnelActivity:
     vault_outputs: list[tuple[int, int, int, int]] = field(default_factory=list)  # tx_index, vout, vault, sats
     deposits: list[tuple[int, int, int, int, bytes | None, str]] = field(default_factory=list)
     payouts: list[tuple[int, int, int, bytes, int]] = field(default_factory=list)  # tx, vault, index, script, sats
+    # tx_index, input index, vault, spent txid, spent vout, spent sats
+    spends: list[tuple[int, int, int, bytes, int, int]] = field(default_factory=list)
+    # tx_index, vault, kind, inputs, vault inputs, spent, outputs, to vault, payout, network fee
+    outflows: list[tuple[int, int, str, int, int, int, int, int, int, int | None]] = field(default_factory=list)
 
     @property
     def tx_indexes(self) -> set[int]:
-        return {d[0] for d in self.deposits} | {p[0] for p in self.payouts}
+        return {d[0] for d in self.deposits} | {p[0] for p in self.payouts} | {o[0] for o in self.outflows}
 
 
-def known_vault_outpoints(txids_internal: Iterable[bytes]) -> dict[tuple[bytes, int], int]:
-    """(txid, vout) -> vault id for vault outputs created on the ACTIVE chain by these txids."""
+def known_vault_outpoints(txids_internal: Iterable[bytes]) -> dict[tuple[bytes, int], tuple[int, int]]:
+    """(txid, vout) -> (vault id, sats) for vault outputs created on the ACTIVE chain by these
+    txids."""
     txids = list(set(txids_internal))
     if not txids:
         return {}
     rows = VaultUtxo.objects.filter(txid_internal__in=txids, block__in_active_chain=True).values_list(
-        "txid_internal", "vout", "vault_id"
+        "txid_internal", "vout", "vault_id", "value_sats"
     )
-    return {(bytes(t), v): vault for t, v, vault in rows}
+    return {(bytes(t), v): (vault, sats) for t, v, vault, sats in rows}
 
 
 def detect_tunnel_activity(
     block: Block,
     scripts: dict[bytes, int],
-    lookup: Callable[[Iterable[bytes]], dict[tuple[bytes, int], int]] = known_vault_outpoints,
+    lookup: Callable[[Iterable[bytes]], dict[tuple[bytes, int], tuple[int, int]]] = known_vault_outpoints,
 ) -> TunnelActivity:
-    """Deposits, payouts and vault outputs of ``block`` for the vaults in ``scripts``.
+    """Deposits, payouts, vault outputs and vault spends of ``block`` for the vaults in ``scripts``.
 
     1. Nothing to do without vaults (the common case on a fresh index: no transaction parsing).
-    2. Look up, in one query, the vault outpoints that single-input transactions spend (only
-       those can be payouts, spec §6.4).
-    3. Walk the transactions in block order: a payout may spend a vault output created earlier
+    2. Look up, in one query, the vault outpoints this block's inputs spend (any input may
+       spend a vault output; single-input ones may be payouts, spec §6.4).
+    3. Walk the transactions in block order: a spend may consume a vault output created earlier
        in the same block, so each transaction's vault outputs join the known set after it. A
        payout is never also a deposit (its change pays the vault, often with >= 0.01 BTC).
+       Every transaction spending a vault output is summed into an outflow (``VaultOutflow``).
     """
     activity = TunnelActivity()
     if not scripts:
         return activity
     txs = block.txs
-    spent = [tx.inputs[0].prev_txid_internal for tx in txs[1:] if len(tx.inputs) == 1]
-    known = {key: str(vault) for key, vault in lookup(spent).items()}
+    spent = [i.prev_txid_internal for tx in txs[1:] for i in tx.inputs]
+    values = {key: (str(vault), sats) for key, (vault, sats) in lookup(spent).items()}
+    known = {key: vault for key, (vault, _) in values.items()}
     by_script = {script: str(vault) for script, vault in scripts.items()}
     for tx_index, tx in enumerate(txs):
         if tx_index:  # the coinbase can neither deposit nor pay out
@@ -98,6 +113,7 @@ def detect_tunnel_activity(
                 activity.payouts.append(
                     (tx_index, int(payout.vault), payout.withdrawal_index, payout.payout_script, payout.amount_sats)
                 )
+            _record_spends(activity, tx_index, tx, values, by_script, payout)
             # A payout's change back to the vault is the vault's own money, not a user deposit.
             check = tunnel.DepositCheck(None, "payout") if payout is not None else tunnel.check_deposit(tx, by_script)
             if check.deposit is not None:
@@ -114,7 +130,41 @@ def detect_tunnel_activity(
             if vault is not None:
                 activity.vault_outputs.append((tx_index, vout, int(vault), out.value_sats))
                 known[(tx.txid_internal, vout)] = vault
+                values[(tx.txid_internal, vout)] = (vault, out.value_sats)
     return activity
+
+
+def _record_spends(
+    activity: TunnelActivity,
+    tx_index: int,
+    tx,
+    values: dict[tuple[bytes, int], tuple[str, int]],
+    by_script: dict[bytes, str],
+    payout: tunnel.WithdrawalPayout | None,
+) -> None:
+    """The vault inputs of one transaction and its outflow summary (nothing if it spends no
+    vault output). Consolidation: every input a vault's and every output with value pays a
+    vault (an OP_RETURN of 0 sat is allowed): only the network fee leaves."""
+    mine = [(n, values[(i.prev_txid_internal, i.vout)]) for n, i in enumerate(tx.inputs)
+            if (i.prev_txid_internal, i.vout) in values]  # fmt: skip
+    if not mine:
+        return
+    for n, (vault, sats) in mine:
+        i = tx.inputs[n]
+        activity.spends.append((tx_index, n, int(vault), i.prev_txid_internal, i.vout, sats))
+    spent = sum(sats for _, (_, sats) in mine)
+    outputs = sum(o.value_sats for o in tx.outputs)
+    to_vault = sum(o.value_sats for o in tx.outputs if o.script_pubkey in by_script)
+    all_vault_inputs = len(mine) == len(tx.inputs)
+    fee = spent - outputs if all_vault_inputs else None
+    if payout is not None:
+        kind, paid = VaultOutflow.PAYOUT, payout.amount_sats
+    elif all_vault_inputs and all(o.script_pubkey in by_script or o.value_sats == 0 for o in tx.outputs):
+        kind, paid = VaultOutflow.CONSOLIDATION, 0
+    else:
+        kind, paid = VaultOutflow.OTHER, 0
+    vault = int(mine[0][1][0])
+    activity.outflows.append((tx_index, vault, kind, len(tx.inputs), len(mine), spent, outputs, to_vault, paid, fee))
 
 
 def _first_qualifying_payment(tx, by_script: dict[bytes, str]) -> tuple[int, str, int]:
@@ -130,7 +180,7 @@ def write_tunnel_activity(
     block_id: int, block: Block, activity: TunnelActivity, tx_ids: dict[int, int] | None = None
 ) -> None:
     """Insert the activity's rows (idempotent). Runs inside the caller's locked transaction."""
-    if not (activity.vault_outputs or activity.deposits or activity.payouts):
+    if not (activity.vault_outputs or activity.deposits or activity.payouts or activity.outflows):
         return
     missing = activity.tx_indexes - set(tx_ids or {})
     tx_ids = {**(tx_ids or {}), **store_transactions(block_id, block, missing)}
@@ -168,6 +218,40 @@ def write_tunnel_activity(
                 amount_sats=sats,
             )
             for i, vault, index, script, sats in activity.payouts
+        ],
+        ignore_conflicts=True,
+    )
+    VaultSpend.objects.bulk_create(
+        [
+            VaultSpend(
+                block_id=block_id,
+                transaction_id=tx_ids[i],
+                input_index=n,
+                vault_id=vault,
+                spent_txid_internal=txid,
+                spent_vout=vout,
+                value_sats=sats,
+            )
+            for i, n, vault, txid, vout, sats in activity.spends
+        ],
+        ignore_conflicts=True,
+    )
+    VaultOutflow.objects.bulk_create(
+        [
+            VaultOutflow(
+                block_id=block_id,
+                transaction_id=tx_ids[i],
+                vault_id=vault,
+                kind=kind,
+                input_count=inputs,
+                vault_input_count=mine,
+                spent_sats=spent,
+                output_sats=outputs,
+                to_vault_sats=to_vault,
+                payout_sats=paid,
+                network_fee_sats=fee,
+            )
+            for i, vault, kind, inputs, mine, spent, outputs, to_vault, paid, fee in activity.outflows
         ],
         ignore_conflicts=True,
     )

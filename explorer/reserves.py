@@ -1,0 +1,589 @@
+"""Reserve reconciliation: is every hemiBTC backed by Bitcoin in the vaults, at a position?
+
+The equation, every term a sum over indexed rows (satoshis; 1 hemiBTC unit = 1 sat)::
+
+    held by the vaults  =  hemiBTC total supply
+                         + deposits not yet minted          (Bitcoin in, hemiBTC not yet out)
+                         + withdrawals initiated, unpaid    (hemiBTC burnt, Bitcoin not yet paid)
+                         + deposit fees retained            (deposited - minted, per mint)
+                         + withdrawal fees retained         (burnt - owed, per withdrawal)
+                         - Bitcoin network fees paid        (by vault spends)
+
+Why it must hold: every satoshi in a vault arrived as a deposit and leaves as a payout, a
+network fee or something the tunnel's rules do not explain; every hemiBTC is minted for a
+deposit (net of its fee) or re-minted by a challenge, and burnt by a withdrawal. A challenged
+withdrawal re-mints all it burnt, so it counts nowhere (neither owed nor fee).
+
+"Balanced" is an exact zero difference. Held below the obligations is a *shortfall* (an
+unbacked mint, a payout made twice, coins spent somewhere unexplained); held above them is an
+*unexplained surplus* (a payment to a vault the tunnel cannot credit, a fee miscounted). Both
+are alerts; ``findings`` names the rows that explain them.
+
+A position is a Bitcoin height and a Hemi block, each at or below its indexer's cursor. Given
+one, the other is paired with it through the hVM: a Hemi block's Bitcoin height is its hVM
+view's tip (what the tunnel itself could see), a Bitcoin height's Hemi block the last one whose
+view is at or below it. ``min_confirmations`` K counts only Bitcoin blocks with K
+confirmations at the Bitcoin height (height <= H - K + 1), for every Bitcoin-side term alike, so
+the equation stays consistent; with K above the tunnel's 4 a fresh mint can read as a shortfall
+until its deposit is K deep - the findings name it.
+
+The one entry point is :func:`reconcile`; it returns a plain :class:`Reconciliation` with
+``to_dict()``. Pages, the API, the CLI, ``/healthz`` and audit reports all call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlencode
+
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Mod
+
+from explorer.tunnel_audit import below_indexed_range
+from hemiscope import networks
+from indexer.bitcoin.chain import VAULT_RESCAN
+from indexer.bitcoin.models import (
+    BitcoinBlock,
+    TunnelDeposit,
+    VaultOutflow,
+    VaultScript,
+    VaultSpend,
+    VaultUtxo,
+    WithdrawalPayout,
+)
+from indexer.hemi.chain import VAULT_CUSTODY
+from indexer.hemi.models import (
+    Block,
+    DepositConfirmation,
+    HvmUpdate,
+    Token,
+    TokenTransfer,
+    WithdrawalChallenge,
+    WithdrawalInitiation,
+)
+from indexer.hemi.records import ZERO_ADDRESS
+from indexer.models import ChainCursor, WorkItem
+
+DEFAULT_MIN_CONFIRMATIONS = 1
+BALANCED, SHORTFALL, SURPLUS = "balanced", "shortfall", "surplus"
+UUID_INDEX_MODULUS = 1 << 32  # uuid = vault index << 32 | vault-specific withdrawal index
+
+
+class ReconcileError(Exception):
+    """The reconciliation cannot be computed (no hemiBTC configured, a bad argument)."""
+
+
+class PositionNotIndexed(ReconcileError):
+    """The requested position lies beyond (or below) what the indexers have written."""
+
+
+@dataclass(frozen=True)
+class Position:
+    btc_height: int  # the Bitcoin height reconciled at
+    hemi_block: int
+    min_confirmations: int
+    btc_counted_to: int  # highest Bitcoin height whose rows count: btc_height - K + 1
+    paired: str  # how the two were chosen: "cursors", "given", "hvm view of the Hemi block", ...
+
+    def query(self) -> str:
+        """Query string that pins this position (links from the page, the API's ``rows``)."""
+        return urlencode(
+            {
+                "at_btc_height": self.btc_height,
+                "at_hemi_block": self.hemi_block,
+                "min_confirmations": self.min_confirmations,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Term:
+    key: str
+    label: str
+    sign: int  # +1 adds to the obligations, -1 subtracts
+    sats: int
+    rows: int  # how many rows make it up (the rows page lists them)
+    explains: str
+
+    @property
+    def signed_sats(self) -> int:
+        return self.sign * self.sats
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Rows that explain a difference (not part of the equation)."""
+
+    key: str
+    label: str
+    sats: int
+    rows: int
+    explains: str
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    position: Position
+    held_sats: int
+    held_rows: int  # vault outputs unspent at the position
+    supply_sats: int
+    terms: tuple[Term, ...]
+    findings: tuple[Finding, ...]
+    waiting_for: tuple[str, ...] = field(default_factory=tuple)  # unfinished work: incomplete
+
+    @property
+    def obligations_sats(self) -> int:
+        return self.supply_sats + sum(t.signed_sats for t in self.terms)
+
+    @property
+    def difference_sats(self) -> int:
+        """held - obligations: 0 balanced, negative a shortfall, positive a surplus."""
+        return self.held_sats - self.obligations_sats
+
+    @property
+    def status(self) -> str:
+        d = self.difference_sats
+        return BALANCED if d == 0 else (SHORTFALL if d < 0 else SURPLUS)
+
+    @property
+    def complete(self) -> bool:
+        return not self.waiting_for
+
+    @property
+    def alert(self) -> str | None:
+        """One sentence for banners and /healthz, or None when it balances (or cannot be
+        judged yet: incomplete rows are a wait, not a finding)."""
+        if not self.complete or self.status == BALANCED:
+            return None
+        p = self.position
+        where = f"at Bitcoin height {p.btc_height} / Hemi block {p.hemi_block}"
+        if self.status == SHORTFALL:
+            return f"hemiBTC reserve shortfall {where}: the vaults hold {-self.difference_sats} sat less than owed"
+        return f"unexplained hemiBTC reserve surplus {where}: the vaults hold {self.difference_sats} sat more than owed"
+
+    def equation(self) -> str:
+        """The equation as text lines (the CLI prints it)."""
+        width = max(len(t.label) for t in self.terms)
+        width = max(width, len("hemiBTC total supply"), len("obligations"), len("held by the vaults"))
+        p = self.position
+        lines = [
+            f"reserves at Bitcoin height {p.btc_height} (rows to {p.btc_counted_to}, "
+            f"{p.min_confirmations} confirmation{'s' if p.min_confirmations != 1 else ''}), "
+            f"Hemi block {p.hemi_block} [{p.paired}]",
+            f"  {'hemiBTC total supply':<{width}}   {self.supply_sats:>20} sat",
+        ]
+        for t in self.terms:
+            lines.append(f"{'+' if t.sign > 0 else '-'} {t.label:<{width}}   {t.sats:>20} sat  ({t.rows} rows)")
+        lines.append(f"= {'obligations':<{width}}   {self.obligations_sats:>20} sat")
+        lines.append(f"  {'held by the vaults':<{width}}   {self.held_sats:>20} sat  ({self.held_rows} outputs)")
+        lines.append(f"  {'difference (held - obligations)':<{width}} {self.difference_sats:>20} sat")
+        for f in self.findings:
+            if f.rows:
+                lines.append(f"  finding: {f.label}: {f.sats} sat in {f.rows} rows - {f.explains}")
+        for reason in self.waiting_for:
+            lines.append(f"  incomplete: waiting for {reason}")
+        verdict = self.status.upper() if self.complete else f"INCOMPLETE ({self.status} so far)"
+        lines.append(verdict)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able data; satoshi amounts as decimal strings (the API's convention)."""
+        position = asdict(self.position)
+        query = self.position.query()
+
+        def rows_path(key: str) -> str:
+            return f"/reserves/rows/{key}?{query}"
+
+        return {
+            "position": position,
+            "status": self.status,
+            "complete": self.complete,
+            "waiting_for": list(self.waiting_for),
+            "alert": self.alert,
+            "held_sats": str(self.held_sats),
+            "held_rows": self.held_rows,
+            "held_rows_url": rows_path("held"),
+            "supply_sats": str(self.supply_sats),
+            "supply_rows_url": rows_path("supply"),
+            "terms": [
+                {
+                    "key": t.key,
+                    "label": t.label,
+                    "sign": "+" if t.sign > 0 else "-",
+                    "sats": str(t.sats),
+                    "rows": t.rows,
+                    "rows_url": rows_path(t.key),
+                    "explains": t.explains,
+                }
+                for t in self.terms
+            ],
+            "obligations_sats": str(self.obligations_sats),
+            "difference_sats": str(self.difference_sats),
+            "findings": [
+                {
+                    "key": f.key,
+                    "label": f.label,
+                    "sats": str(f.sats),
+                    "rows": f.rows,
+                    "rows_url": rows_path(f.key),
+                    "explains": f.explains,
+                }
+                for f in self.findings
+            ],
+        }
+
+
+# --------------------------------------------------------------------------- position
+
+
+def _cursor(chain: str) -> int | None:
+    return ChainCursor.objects.filter(chain=chain).values_list("height", flat=True).first()
+
+
+def _hvm_btc_height(hemi_block: int) -> int | None:
+    """Height of the Bitcoin tip the hVM showed Hemi block ``hemi_block`` (None: no view, or
+    its tip is not an active indexed block)."""
+    tip = (
+        HvmUpdate.objects.filter(canonical=True, block__number__lte=hemi_block)
+        .order_by("-block__number", "-transaction__index")
+        .values_list("canonical_tip_internal", flat=True)
+        .first()
+    )
+    if tip is None:
+        return None
+    return BitcoinBlock.objects.active().filter(hash_internal=bytes(tip)).values_list("height", flat=True).first()
+
+
+def _hemi_block_seeing(btc_height: int, hemi_cursor: int) -> int:
+    """The last canonical Hemi block whose hVM view is at or below ``btc_height``."""
+    later = (
+        HvmUpdate.objects.filter(
+            canonical=True,
+            block__number__lte=hemi_cursor,
+            canonical_tip_internal__in=BitcoinBlock.objects.active()
+            .filter(height__gt=btc_height)
+            .values("hash_internal"),
+        )
+        .order_by("block__number")
+        .values_list("block__number", flat=True)
+        .first()
+    )
+    return hemi_cursor if later is None else later - 1
+
+
+def resolve_position(
+    at_btc_height: int | None, at_hemi_block: int | None, min_confirmations: int
+) -> Position:
+    """Check and pair the requested heights (see the module docstring). Raises
+    :class:`PositionNotIndexed` for a height the indexers have not written."""
+    if min_confirmations < 1:
+        raise ReconcileError(f"min_confirmations must be at least 1, got {min_confirmations}")
+    btc_cursor, hemi_cursor = _cursor("bitcoin"), _cursor("hemi")
+    if btc_cursor is None or hemi_cursor is None:
+        raise PositionNotIndexed("nothing indexed yet: both chains must have a cursor")
+    if at_btc_height is not None and (at_btc_height < 0 or at_btc_height > btc_cursor):
+        raise PositionNotIndexed(f"Bitcoin height {at_btc_height} is not indexed yet (the index is at {btc_cursor})")
+    if at_hemi_block is not None and (at_hemi_block < 0 or at_hemi_block > hemi_cursor):
+        raise PositionNotIndexed(f"Hemi block {at_hemi_block} is not indexed yet (the index is at {hemi_cursor})")
+    if at_hemi_block is not None and not Block.objects.canonical().filter(number=at_hemi_block).exists():
+        raise PositionNotIndexed(f"Hemi block {at_hemi_block} is below the indexed range")
+    if at_btc_height is not None and not BitcoinBlock.objects.active().filter(height=at_btc_height).exists():
+        raise PositionNotIndexed(f"Bitcoin height {at_btc_height} is below the indexed range")
+
+    if at_btc_height is not None and at_hemi_block is not None:
+        btc, hemi, paired = at_btc_height, at_hemi_block, "both given"
+    elif at_hemi_block is not None:
+        seen = _hvm_btc_height(at_hemi_block)
+        if seen is None:
+            btc, paired = btc_cursor, "Bitcoin at the index tip (the Hemi block has no indexed hVM view)"
+        else:
+            btc, paired = seen, "Bitcoin height from the Hemi block's hVM view"
+        hemi = at_hemi_block
+    elif at_btc_height is not None:
+        btc, hemi = at_btc_height, _hemi_block_seeing(at_btc_height, hemi_cursor)
+        paired = "Hemi block: the last whose hVM view is at or below the Bitcoin height"
+    else:
+        btc, hemi, paired = btc_cursor, hemi_cursor, "both index tips"
+    return Position(btc, hemi, min_confirmations, btc - min_confirmations + 1, paired)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _sum(qs: QuerySet, expr) -> int:
+    total = Sum(expr, output_field=DecimalField(max_digits=78, decimal_places=0))
+    return int(qs.aggregate(total=total)["total"] or 0)
+
+
+def hemibtc_token() -> Token | None:
+    configured = networks.current().hemibtc_address
+    if not configured:
+        raise ReconcileError("no hemiBTC token is configured for this network (HEMIBTC_ADDRESS)")
+    return Token.objects.filter(address=bytes.fromhex(configured[2:])).first()
+
+
+def _btc(qs: QuerySet, p: Position, prefix: str = "block__") -> QuerySet:
+    return qs.filter(**{f"{prefix}in_active_chain": True, f"{prefix}height__lte": p.btc_counted_to})
+
+
+def _hemi(qs: QuerySet, p: Position) -> QuerySet:
+    return qs.filter(canonical=True, block__number__lte=p.hemi_block)
+
+
+def vault_outputs(p: Position) -> QuerySet:
+    return _btc(VaultUtxo.objects.all(), p)
+
+
+def vault_spends(p: Position) -> QuerySet:
+    return _btc(VaultSpend.objects.all(), p)
+
+
+def held_outputs(p: Position) -> QuerySet:
+    """Vault outputs counted at the position and not spent by a block counted there."""
+    spent = vault_spends(p).filter(spent_txid_internal=OuterRef("txid_internal"), spent_vout=OuterRef("vout"))
+    return vault_outputs(p).filter(~Exists(spent))
+
+
+def supply_transfers(p: Position, token: Token | None) -> QuerySet:
+    """hemiBTC mints (from the zero address) and burns (to it): what total supply is."""
+    if token is None:
+        return TokenTransfer.objects.none()
+    return _hemi(TokenTransfer.objects.filter(token=token), p).filter(
+        Q(sender=ZERO_ADDRESS) | Q(recipient=ZERO_ADDRESS)
+    )
+
+
+def _minted(p: Position) -> QuerySet:
+    return _hemi(DepositConfirmation.objects.all(), p)
+
+
+def deposits_not_yet_minted(p: Position) -> QuerySet:
+    """Deposits counted at the position that no canonical mint up to the Hemi block credits
+    (including those the tunnel can never credit: no valid recipient)."""
+    mint = _minted(p).filter(deposit_txid_internal=OuterRef("transaction__txid_internal"))
+    return _btc(TunnelDeposit.objects.all(), p).filter(~Exists(mint))
+
+
+def _challenged(p: Position) -> Exists:
+    return Exists(_hemi(WithdrawalChallenge.objects.all(), p).filter(uuid=OuterRef("uuid"), vault=OuterRef("vault")))
+
+
+def _paid(p: Position) -> Exists:
+    payouts = _btc(WithdrawalPayout.objects.all(), p).filter(
+        vault__vault_address=OuterRef("vault"), withdrawal_index=OuterRef("index")
+    )
+    return Exists(payouts)
+
+
+def _withdrawals(p: Position) -> QuerySet:
+    return _hemi(WithdrawalInitiation.objects.all(), p).annotate(index=Mod(F("uuid"), UUID_INDEX_MODULUS))
+
+
+def withdrawals_unpaid(p: Position) -> QuerySet:
+    return _withdrawals(p).filter(~_challenged(p)).filter(~_paid(p))
+
+
+def deposit_fees(p: Position) -> QuerySet:
+    """Mints whose deposit is counted held: the vault keeps deposited - minted."""
+    held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
+    return _minted(p).filter(Exists(held))
+
+
+def withdrawal_fees(p: Position) -> QuerySet:
+    """Withdrawals not challenged: the vault keeps burnt - owed (a challenge refunds it all)."""
+    return _withdrawals(p).filter(~_challenged(p))
+
+
+def network_fees(p: Position) -> QuerySet:
+    return _btc(VaultOutflow.objects.all(), p).filter(network_fee_sats__isnull=False)
+
+
+def unbacked_mints(p: Position) -> QuerySet:
+    held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
+    return _minted(p).filter(~Exists(held))
+
+
+def _outflows(p: Position) -> QuerySet:
+    """Vault spends counted at the position; ``matched``: a payout naming a withdrawal index
+    initiated on Hemi (for that vault) up to the Hemi block."""
+    withdrawal = _withdrawals(p).filter(vault=OuterRef(OuterRef("vault__vault_address")), index=OuterRef("withdrawal_index"))
+    payout = WithdrawalPayout.objects.filter(transaction_id=OuterRef("transaction_id")).filter(Exists(withdrawal))
+    return _btc(VaultOutflow.objects.all(), p).annotate(matched=Exists(payout))
+
+
+def unexplained_outflows(p: Position) -> QuerySet:
+    """Vault spends that are neither a payout of a withdrawal initiated by the Hemi block nor
+    a consolidation, or whose network fee we cannot know (foreign inputs)."""
+    explained = (Q(kind=VaultOutflow.PAYOUT) & Q(matched=True)) | Q(kind=VaultOutflow.CONSOLIDATION)
+    return _outflows(p).filter(~explained | Q(network_fee_sats__isnull=True))
+
+
+def unexplained_sats(outflow: VaultOutflow) -> int:
+    """What left a vault in this spend that no withdrawal or known network fee explains."""
+    paid = outflow.payout_sats if getattr(outflow, "matched", False) else 0
+    return outflow.left_vaults_sats - paid - (outflow.network_fee_sats or 0)
+
+
+def non_deposit_inflows(p: Position) -> QuerySet:
+    """Vault outputs that are neither a deposit nor change/consolidation of a vault spend:
+    coins the tunnel cannot credit (below the minimum, past output 7, a second vault output)."""
+    deposit = TunnelDeposit.objects.filter(transaction__txid_internal=OuterRef("txid_internal"), vout=OuterRef("vout"))
+    own = VaultOutflow.objects.filter(transaction__txid_internal=OuterRef("txid_internal"))
+    return vault_outputs(p).filter(~Exists(deposit)).filter(~Exists(own))
+
+
+def _signed_supply(p: Position, token: Token | None) -> int:
+    rows = supply_transfers(p, token)
+    minted = _sum(rows.filter(sender=ZERO_ADDRESS), "value")
+    burnt = _sum(rows.filter(recipient=ZERO_ADDRESS), "value")
+    return minted - burnt
+
+
+# --------------------------------------------------------------------------- waits
+
+
+def _unfinished_work() -> list[str]:
+    """Unfinished vault work (custody reads, rescans): until done, vault rows are missing."""
+    out = []
+    items = WorkItem.objects.filter(kind__in=[VAULT_CUSTODY, VAULT_RESCAN]).exclude(state=WorkItem.DONE)
+    for kind, key, state in items.order_by("id").values_list("kind", "key", "state")[:5]:
+        out.append(f"{kind} {key} ({state})")
+    known = set(VaultScript.objects.values_list("vault_address", flat=True))
+    from indexer.hemi.models import Vault
+
+    for address in Vault.objects.exclude(address__in=[bytes(a) for a in known]).values_list("address", flat=True)[:5]:
+        out.append(f"the custody read of vault 0x{bytes(address).hex()} (not recorded yet)")
+    below = below_indexed_range()
+    if below is not None:
+        out.append(below.replace("the deposit may lie", "vault deposits may lie").replace(" to judge this mint", ""))
+    return out
+
+
+# --------------------------------------------------------------------------- the reconciliation
+
+
+def reconcile(
+    at_btc_height: int | None = None,
+    at_hemi_block: int | None = None,
+    min_confirmations: int = DEFAULT_MIN_CONFIRMATIONS,
+) -> Reconciliation:
+    """BTC held by the vaults vs hemiBTC total supply, with every term, at one position.
+
+    1. Resolve the position (raises :class:`PositionNotIndexed` past the indexers' cursors).
+    2. Held: vault outputs in counted blocks minus those spent in counted blocks.
+    3. Supply: hemiBTC mints minus burns up to the Hemi block (Transfer events, canonical).
+    4. The named terms and the findings, each one aggregate over its rows (a fixed number of
+       queries, whatever the row counts).
+    5. Unfinished vault work marks the result incomplete (it waits; it does not judge).
+    """
+    p = resolve_position(at_btc_height, at_hemi_block, min_confirmations)
+    token = hemibtc_token()
+    held = held_outputs(p)
+    unminted = deposits_not_yet_minted(p)
+    unpaid = withdrawals_unpaid(p)
+    dep_fees = deposit_fees(p)
+    wd_fees = withdrawal_fees(p)
+    net_fees = network_fees(p)
+    unbacked = unbacked_mints(p)
+    outflows = unexplained_outflows(p)
+    inflows = non_deposit_inflows(p)
+    terms = (
+        Term("deposits_not_yet_minted", "deposits not yet minted", +1, _sum(unminted, "value_sats"),
+             unminted.count(), "Bitcoin deposited into a vault that no hemiBTC mint credits (yet)"),
+        Term("withdrawals_unpaid", "withdrawals initiated but not yet paid", +1, _sum(unpaid, "net_sats"),
+             unpaid.count(), "hemiBTC burnt whose Bitcoin payout (amount - fee) the vault still owes"),
+        Term("deposit_fees", "deposit fees retained", +1, _sum(dep_fees, F("deposit_sats") - F("net_sats")),
+             dep_fees.count(), "deposited - minted, kept by the vault"),
+        Term("withdrawal_fees", "withdrawal fees retained", +1, _sum(wd_fees, F("withdrawal_sats") - F("net_sats")),
+             wd_fees.count(), "burnt - paid out, kept by the vault"),
+        Term("network_fees", "Bitcoin network fees paid by the vaults", -1, _sum(net_fees, "network_fee_sats"),
+             net_fees.count(), "inputs - outputs of vault spends (payouts, consolidations)"),
+    )  # fmt: skip
+    findings = (
+        Finding("unbacked_mints", "mints without a counted Bitcoin deposit", _sum(unbacked, "net_sats"),
+                unbacked.count(), "hemiBTC minted for a deposit not held at this position: unbacked, or not yet "
+                "deep enough for the confirmations asked"),
+        Finding("unexplained_outflows", "vault spends not explained by a withdrawal", sum(
+            unexplained_sats(o) for o in outflows), outflows.count(),
+                "coins left a vault other than as a withdrawal payout or a known network fee"),
+        Finding("non_deposit_inflows", "payments to a vault that are not deposits", _sum(inflows, "value_sats"),
+                inflows.count(), "the tunnel cannot credit these (below the minimum, past output 7, a second output)"),
+    )  # fmt: skip
+    return Reconciliation(
+        position=p,
+        held_sats=_sum(held, "value_sats"),
+        held_rows=held.count(),
+        supply_sats=_signed_supply(p, token),
+        terms=terms,
+        findings=findings,
+        waiting_for=tuple(_unfinished_work()),
+    )
+
+
+def term_rows(key: str, p: Position) -> QuerySet:
+    """The rows behind one term, finding, ``held`` or ``supply``, ordered by id (keyset pages)."""
+    builders = {
+        "held": held_outputs,
+        "supply": lambda p: supply_transfers(p, hemibtc_token()),
+        "deposits_not_yet_minted": deposits_not_yet_minted,
+        "withdrawals_unpaid": withdrawals_unpaid,
+        "deposit_fees": deposit_fees,
+        "withdrawal_fees": withdrawal_fees,
+        "network_fees": network_fees,
+        "unbacked_mints": unbacked_mints,
+        "unexplained_outflows": unexplained_outflows,
+        "non_deposit_inflows": non_deposit_inflows,
+    }
+    if key not in builders:
+        raise KeyError(key)
+    return builders[key](p).order_by("id")
+
+
+ROW_KEYS = (
+    "held",
+    "supply",
+    "deposits_not_yet_minted",
+    "withdrawals_unpaid",
+    "deposit_fees",
+    "withdrawal_fees",
+    "network_fees",
+    "unbacked_mints",
+    "unexplained_outflows",
+    "non_deposit_inflows",
+)
+
+
+# --------------------------------------------------------------------------- at the tips, cached
+
+CACHE_SECONDS = 300
+
+
+def at_tips() -> Reconciliation | None:
+    """The reconciliation at both index tips, for banners and ``/healthz``: cached per pair of
+    cursor positions (a new block on either chain recomputes it; until then one query, the
+    cursors, answers). None when nothing is indexed or no hemiBTC is configured."""
+    from django.core.cache import cache
+
+    cursors = dict(ChainCursor.objects.filter(chain__in=("bitcoin", "hemi")).values_list("chain", "block_hash"))
+    if len(cursors) < 2:
+        return None
+    key = "reserves:tips:" + bytes(cursors["bitcoin"]).hex() + ":" + bytes(cursors["hemi"]).hex()
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = reconcile()
+        except ReconcileError:
+            return None
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
+def health_warnings(readings=None) -> list:
+    """A ``HEALTH_WARNING_SOURCES`` entry: one ``reserves-mismatch`` warning (status stays 200)
+    while the reconciliation at the tips is complete and does not balance."""
+    from hemiscope.health import HealthWarning
+
+    result = at_tips()
+    if result is None or result.alert is None:
+        return []
+    return [HealthWarning("reserves-mismatch", result.alert)]
