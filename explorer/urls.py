@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from explorer.api.etherscan.views import EtherscanApi
-from explorer.views import bitcoin, charts, errors, hemi, provenance, search, status, tunnel
+from explorer.views import bitcoin, charts, errors, hemi, provenance, reserves, search, status, tunnel
 
 app_name = "explorer"
 
@@ -33,6 +33,8 @@ urlpatterns = [
     path("provenance/token/<str:address>", provenance.token_provenance, name="token-provenance"),
     path("provenance/address/<str:address>", provenance.address_provenance, name="address-provenance"),
     path("tunnel", tunnel.tunnel_page, name="tunnel"),
+    path("reserves", reserves.reserves_page, name="reserves"),
+    path("reserves/rows/<str:key>", reserves.reserve_rows, name="reserve-rows"),
     # The REST API (DRF), its OpenAPI schema and the Swagger UI.
     path("api/v1/", include("explorer.api.v1.urls")),
     # Compatible subsets in the shapes existing clients speak (issue 18).

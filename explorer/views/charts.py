@@ -80,7 +80,16 @@ def charts_page(request):
             tips=[f"from {_utc(b.start)} UTC" for b in flows],
         ) if flows else None,
         "flows_legend": charts.legend(flow_series),
+        **_reserves_context(span),
     }  # fmt: skip
+
+
+def _reserves_context(span: str) -> dict:
+    """Reserves vs supply, drawn by the reserves page's own helper (explorer/views/reserves.py)."""
+    from explorer.views.reserves import history_chart
+
+    points, svg, legend = history_chart(span)
+    return {"points": points, "history_svg": svg, "history_legend": legend}
 
 
 def _csv(name: str, header: list[str], rows) -> HttpResponse:
@@ -117,6 +126,13 @@ def chart_csv(request, name: str):
                                "withdrawal_sats"],
                         ([_utc(b.start, "%Y-%m-%dT%H:%M:%SZ"), b.deposits, b.deposit_sats, b.mints, b.minted_sats,
                           b.withdrawals, b.withdrawn_sats] for b in data.tunnel_flows(span)))  # fmt: skip
+        if name == "reserves-vs-supply":
+            from explorer.queries.reserves import history
+
+            span = data.parse_span(request.GET.get("span"))
+            return _csv(name, ["bucket_start_utc", "bucket_end_utc", "held_sats", "supply_sats"],
+                        ([_utc(p.start, "%Y-%m-%dT%H:%M:%SZ"), _utc(p.end, "%Y-%m-%dT%H:%M:%SZ"), p.held_sats,
+                          p.supply_sats] for p in history(span)))  # fmt: skip
     except BadParameter as exc:
         return bad_request(request, exc)
-    raise Http404(f"no chart named {name[:80]}: anchoring-latency, pop-per-block or tunnel-flows")
+    raise Http404(f"no chart named {name[:80]}: anchoring-latency, pop-per-block, tunnel-flows or reserves-vs-supply")

@@ -32,7 +32,13 @@ def test_a_line_breaks_where_a_value_is_missing():
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3
 
 
-def test_the_page_draws_each_chart_and_leaves_reserves_for_later(client, story):
+def test_the_page_draws_each_chart_including_reserves_vs_supply(client, story, monkeypatch, tunnel):
+    from dataclasses import replace
+
+    from hemiscope import networks
+
+    preset = replace(networks.current(), hemibtc_address="0x" + tunnel.HEMIBTC.hex())
+    monkeypatch.setattr(networks, "current", lambda: preset)
     from django.utils import timezone
 
     from indexer.bitcoin.models import BitcoinBlock
@@ -41,12 +47,12 @@ def test_the_page_draws_each_chart_and_leaves_reserves_for_later(client, story):
     BitcoinBlock.objects.update(scanned_at=timezone.now())  # bodies scanned: PoP counts are known
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/charts?span=1y")
-    assert response.status_code == 200 and len(queries) <= 16
+    assert response.status_code == 200 and len(queries) <= 26
     html = response.content.decode()
-    assert html.count('<svg class="chart"') == 3
-    assert "Reserves vs supply" in html and "nothing honest to draw" in html
+    assert html.count('<svg class="chart"') == 4  # the story's mint puts hemiBTC supply on the reserves chart
+    assert "Reserves vs supply" in html and "hemiBTC total supply" in html
     assert 'style="' not in html.split("<main")[1] and "<script" not in html.split("<main")[1]
-    for name in ("anchoring-latency", "pop-per-block", "tunnel-flows"):
+    for name in ("anchoring-latency", "pop-per-block", "tunnel-flows", "reserves-vs-supply"):
         assert f"/charts/{name}.csv" in html
 
 

@@ -371,3 +371,47 @@ STATUS = _example(
         "alerts": [],
     },
 )
+_RESERVE_Q = "at_btc_height=230&at_hemi_block=412&min_confirmations=1"
+RESERVES = _example(
+    "balanced after a lock and a withdrawal",
+    {
+        "position": {
+            "btc_height": 230,
+            "hemi_block": 412,
+            "min_confirmations": 1,
+            "btc_counted_to": 230,
+            "paired": "both index tips",
+        },
+        "status": "balanced",
+        "complete": True,
+        "waiting_for": [],
+        "alert": None,
+        "held_sats": "10009989000",
+        "held_rows": 2,
+        "held_rows_url": f"/reserves/rows/held?{_RESERVE_Q}",
+        "supply_sats": "9970000000",
+        "supply_rows_url": f"/reserves/rows/supply?{_RESERVE_Q}",
+        "terms": [
+            {"key": key, "label": label, "sign": sign, "sats": sats, "rows": rows,
+             "rows_url": f"/reserves/rows/{key}?{_RESERVE_Q}", "explains": explains}
+            for key, label, sign, sats, rows, explains in [
+                ("deposits_not_yet_minted", "deposits not yet minted", "+", "0", 0,
+                 "Bitcoin deposited into a vault that no hemiBTC mint credits (yet)"),
+                ("withdrawals_unpaid", "withdrawals initiated but not yet paid", "+", "0", 0,
+                 "hemiBTC burnt whose Bitcoin payout (amount - fee) the vault still owes"),
+                ("deposit_fees", "deposit fees retained", "+", "30000000", 1, "deposited - minted, kept by the vault"),
+                ("withdrawal_fees", "withdrawal fees retained", "+", "10000000", 1,
+                 "burnt - paid out, kept by the vault"),
+                ("network_fees", "Bitcoin network fees paid by the vaults", "-", "11000", 1,
+                 "inputs - outputs of vault spends (payouts, consolidations)"),
+            ]
+        ],
+        "obligations_sats": "10009989000",
+        "difference_sats": "0",
+        "findings": [
+            {"key": "unbacked_mints", "label": "mints without a counted Bitcoin deposit", "sats": "0", "rows": 0,
+             "rows_url": f"/reserves/rows/unbacked_mints?{_RESERVE_Q}",
+             "explains": "hemiBTC minted for a deposit not held at this position"},
+        ],
+    },
+)  # fmt: skip

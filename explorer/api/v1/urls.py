@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import SimpleRouter
 
-from explorer.api.v1.views import bitcoin, hemi, misc, tunnel
+from explorer.api.v1.views import bitcoin, hemi, misc, reserves, tunnel
 
 router = SimpleRouter(trailing_slash=False)
 router.register("blocks", hemi.BlockViewSet, basename="block")
@@ -24,6 +24,7 @@ router.register("provenance/token", tunnel.TokenProvenanceViewSet, basename="tok
 router.register("provenance/address", tunnel.AddressProvenanceViewSet, basename="address-provenance")
 router.register("search", misc.SearchViewSet, basename="search")
 router.register("status", misc.StatusViewSet, basename="status")
+router.register("reserves", reserves.ReservesViewSet, basename="reserves")
 
 app_name = "api-v1"
 urlpatterns = router.urls
