@@ -406,7 +406,9 @@ def unbacked_mints(p: Position) -> QuerySet:
 def _outflows(p: Position) -> QuerySet:
     """Vault spends counted at the position; ``matched``: a payout naming a withdrawal index
     initiated on Hemi (for that vault) up to the Hemi block."""
-    withdrawal = _withdrawals(p).filter(vault=OuterRef(OuterRef("vault__vault_address")), index=OuterRef("withdrawal_index"))
+    withdrawal = _withdrawals(p).filter(
+        vault=OuterRef(OuterRef("vault__vault_address")), index=OuterRef("withdrawal_index")
+    )
     payout = WithdrawalPayout.objects.filter(transaction_id=OuterRef("transaction_id")).filter(Exists(withdrawal))
     return _btc(VaultOutflow.objects.all(), p).annotate(matched=Exists(payout))
 

@@ -50,7 +50,8 @@ class Vault:
         )
 
     def mint(self, deposit, block=3):
-        return self.t.mint(self.hemi[block], deposit.transaction.txid_internal, deposit_sats=deposit.value_sats, fee=FEE)
+        txid = deposit.transaction.txid_internal
+        return self.t.mint(self.hemi[block], txid, deposit_sats=deposit.value_sats, fee=FEE)
 
     def withdraw(self, index=0):
         w = self.w.initiate(index=index)  # burns 10 000 000 at Hemi 5, owes 9 990 000
