@@ -2,7 +2,7 @@
 
 Run through the services launcher (it needs PostgreSQL): ``make bench``, or
 ``python -m hemiscope.services run -- python benchmarks/bench_reserves.py [--deposits N]``.
-It creates its own throwaway database (``test_<name>``) and drops it at the end.
+It creates its own throwaway database (``bench_reserves``) and drops it at the end.
 
 The peer, measured in the same run on the same rows: the obvious script an auditor would write
 without Hemiscope's aggregates - read every vault output, spend, deposit and mint into Python
@@ -197,6 +197,8 @@ def main() -> int:
     preset = replace(networks.current(), hemibtc_address="0x" + "aa" * 20)
     networks.current = lambda: preset  # the benchmark's own hemiBTC token
     old_name = connection.settings_dict["NAME"]
+    # Its own database name: a test run in the same checkout uses test_<name>.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = "bench_reserves"
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         t0 = time.perf_counter()

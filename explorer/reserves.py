@@ -34,66 +34,40 @@ The one entry point is :func:`reconcile`; it returns a plain :class:`Reconciliat
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlencode
 
-from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Mod
+from django.db.models import F
 
+from explorer.queries.reserve_rows import (  # noqa: F401 - the row functions are this module's API too
+    ROW_KEYS,
+    UNEXPLAINED_SATS,
+    Position,
+    PositionNotIndexed,
+    ReconcileError,
+    _signed_supply,
+    _total,
+    deposit_fees,
+    deposits_not_yet_minted,
+    held_outputs,
+    hemibtc_token,
+    network_fees,
+    non_deposit_inflows,
+    supply_transfers,
+    term_rows,
+    unbacked_mints,
+    unexplained_outflows,
+    unexplained_sats,
+    withdrawal_fees,
+    withdrawals_unpaid,
+)
 from explorer.tunnel_audit import below_indexed_range
-from hemiscope import networks
 from indexer.bitcoin.chain import VAULT_RESCAN
-from indexer.bitcoin.models import (
-    BitcoinBlock,
-    TunnelDeposit,
-    VaultOutflow,
-    VaultScript,
-    VaultSpend,
-    VaultUtxo,
-    WithdrawalPayout,
-)
+from indexer.bitcoin.models import BitcoinBlock, VaultScript
 from indexer.hemi.chain import VAULT_CUSTODY
-from indexer.hemi.models import (
-    Block,
-    DepositConfirmation,
-    HvmUpdate,
-    Token,
-    TokenTransfer,
-    WithdrawalChallenge,
-    WithdrawalInitiation,
-)
-from indexer.hemi.records import ZERO_ADDRESS
+from indexer.hemi.models import Block, HvmUpdate, Vault
 from indexer.models import ChainCursor, WorkItem
 
 DEFAULT_MIN_CONFIRMATIONS = 1
 BALANCED, SHORTFALL, SURPLUS = "balanced", "shortfall", "surplus"
-UUID_INDEX_MODULUS = 1 << 32  # uuid = vault index << 32 | vault-specific withdrawal index
-
-
-class ReconcileError(Exception):
-    """The reconciliation cannot be computed (no hemiBTC configured, a bad argument)."""
-
-
-class PositionNotIndexed(ReconcileError):
-    """The requested position lies beyond (or below) what the indexers have written."""
-
-
-@dataclass(frozen=True)
-class Position:
-    btc_height: int  # the Bitcoin height reconciled at
-    hemi_block: int
-    min_confirmations: int
-    btc_counted_to: int  # highest Bitcoin height whose rows count: btc_height - K + 1
-    paired: str  # how the two were chosen: "cursors", "given", "hvm view of the Hemi block", ...
-
-    def query(self) -> str:
-        """Query string that pins this position (links from the page, the API's ``rows``)."""
-        return urlencode(
-            {
-                "at_btc_height": self.btc_height,
-                "at_hemi_block": self.hemi_block,
-                "min_confirmations": self.min_confirmations,
-            }
-        )
 
 
 @dataclass(frozen=True)
@@ -310,137 +284,6 @@ def resolve_position(
 # --------------------------------------------------------------------------- rows
 
 
-def _sum(qs: QuerySet, expr) -> int:
-    total = Sum(expr, output_field=DecimalField(max_digits=78, decimal_places=0))
-    return int(qs.aggregate(total=total)["total"] or 0)
-
-
-def hemibtc_token() -> Token | None:
-    configured = networks.current().hemibtc_address
-    if not configured:
-        raise ReconcileError("no hemiBTC token is configured for this network (HEMIBTC_ADDRESS)")
-    return Token.objects.filter(address=bytes.fromhex(configured[2:])).first()
-
-
-def _btc(qs: QuerySet, p: Position, prefix: str = "block__") -> QuerySet:
-    return qs.filter(**{f"{prefix}in_active_chain": True, f"{prefix}height__lte": p.btc_counted_to})
-
-
-def _hemi(qs: QuerySet, p: Position) -> QuerySet:
-    return qs.filter(canonical=True, block__number__lte=p.hemi_block)
-
-
-def vault_outputs(p: Position) -> QuerySet:
-    return _btc(VaultUtxo.objects.all(), p)
-
-
-def vault_spends(p: Position) -> QuerySet:
-    return _btc(VaultSpend.objects.all(), p)
-
-
-def held_outputs(p: Position) -> QuerySet:
-    """Vault outputs counted at the position and not spent by a block counted there."""
-    spent = vault_spends(p).filter(spent_txid_internal=OuterRef("txid_internal"), spent_vout=OuterRef("vout"))
-    return vault_outputs(p).filter(~Exists(spent))
-
-
-def supply_transfers(p: Position, token: Token | None) -> QuerySet:
-    """hemiBTC mints (from the zero address) and burns (to it): what total supply is."""
-    if token is None:
-        return TokenTransfer.objects.none()
-    return _hemi(TokenTransfer.objects.filter(token=token), p).filter(
-        Q(sender=ZERO_ADDRESS) | Q(recipient=ZERO_ADDRESS)
-    )
-
-
-def _minted(p: Position) -> QuerySet:
-    return _hemi(DepositConfirmation.objects.all(), p)
-
-
-def deposits_not_yet_minted(p: Position) -> QuerySet:
-    """Deposits counted at the position that no canonical mint up to the Hemi block credits
-    (including those the tunnel can never credit: no valid recipient)."""
-    mint = _minted(p).filter(deposit_txid_internal=OuterRef("transaction__txid_internal"))
-    return _btc(TunnelDeposit.objects.all(), p).filter(~Exists(mint))
-
-
-def _challenged(p: Position) -> Exists:
-    return Exists(_hemi(WithdrawalChallenge.objects.all(), p).filter(uuid=OuterRef("uuid"), vault=OuterRef("vault")))
-
-
-def _paid(p: Position) -> Exists:
-    payouts = _btc(WithdrawalPayout.objects.all(), p).filter(
-        vault__vault_address=OuterRef("vault"), withdrawal_index=OuterRef("index")
-    )
-    return Exists(payouts)
-
-
-def _withdrawals(p: Position) -> QuerySet:
-    return _hemi(WithdrawalInitiation.objects.all(), p).annotate(index=Mod(F("uuid"), UUID_INDEX_MODULUS))
-
-
-def withdrawals_unpaid(p: Position) -> QuerySet:
-    return _withdrawals(p).filter(~_challenged(p)).filter(~_paid(p))
-
-
-def deposit_fees(p: Position) -> QuerySet:
-    """Mints whose deposit is counted held: the vault keeps deposited - minted."""
-    held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
-    return _minted(p).filter(Exists(held))
-
-
-def withdrawal_fees(p: Position) -> QuerySet:
-    """Withdrawals not challenged: the vault keeps burnt - owed (a challenge refunds it all)."""
-    return _withdrawals(p).filter(~_challenged(p))
-
-
-def network_fees(p: Position) -> QuerySet:
-    return _btc(VaultOutflow.objects.all(), p).filter(network_fee_sats__isnull=False)
-
-
-def unbacked_mints(p: Position) -> QuerySet:
-    held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
-    return _minted(p).filter(~Exists(held))
-
-
-def _outflows(p: Position) -> QuerySet:
-    """Vault spends counted at the position; ``matched``: a payout naming a withdrawal index
-    initiated on Hemi (for that vault) up to the Hemi block."""
-    withdrawal = _withdrawals(p).filter(
-        vault=OuterRef(OuterRef("vault__vault_address")), index=OuterRef("withdrawal_index")
-    )
-    payout = WithdrawalPayout.objects.filter(transaction_id=OuterRef("transaction_id")).filter(Exists(withdrawal))
-    return _btc(VaultOutflow.objects.all(), p).annotate(matched=Exists(payout))
-
-
-def unexplained_outflows(p: Position) -> QuerySet:
-    """Vault spends that are neither a payout of a withdrawal initiated by the Hemi block nor
-    a consolidation, or whose network fee we cannot know (foreign inputs)."""
-    explained = (Q(kind=VaultOutflow.PAYOUT) & Q(matched=True)) | Q(kind=VaultOutflow.CONSOLIDATION)
-    return _outflows(p).filter(~explained | Q(network_fee_sats__isnull=True))
-
-
-def unexplained_sats(outflow: VaultOutflow) -> int:
-    """What left a vault in this spend that no withdrawal or known network fee explains."""
-    paid = outflow.payout_sats if getattr(outflow, "matched", False) else 0
-    return outflow.left_vaults_sats - paid - (outflow.network_fee_sats or 0)
-
-
-def non_deposit_inflows(p: Position) -> QuerySet:
-    """Vault outputs that are neither a deposit nor change/consolidation of a vault spend:
-    coins the tunnel cannot credit (below the minimum, past output 7, a second vault output)."""
-    deposit = TunnelDeposit.objects.filter(transaction__txid_internal=OuterRef("txid_internal"), vout=OuterRef("vout"))
-    own = VaultOutflow.objects.filter(transaction__txid_internal=OuterRef("txid_internal"))
-    return vault_outputs(p).filter(~Exists(deposit)).filter(~Exists(own))
-
-
-def _signed_supply(p: Position, token: Token | None) -> int:
-    rows = supply_transfers(p, token)
-    minted = _sum(rows.filter(sender=ZERO_ADDRESS), "value")
-    burnt = _sum(rows.filter(recipient=ZERO_ADDRESS), "value")
-    return minted - burnt
-
-
 # --------------------------------------------------------------------------- waits
 
 
@@ -451,8 +294,6 @@ def _unfinished_work() -> list[str]:
     for kind, key, state in items.order_by("id").values_list("kind", "key", "state")[:5]:
         out.append(f"{kind} {key} ({state})")
     known = set(VaultScript.objects.values_list("vault_address", flat=True))
-    from indexer.hemi.models import Vault
-
     for address in Vault.objects.exclude(address__in=[bytes(a) for a in known]).values_list("address", flat=True)[:5]:
         out.append(f"the custody read of vault 0x{bytes(address).hex()} (not recorded yet)")
     below = below_indexed_range()
@@ -489,70 +330,46 @@ def reconcile(
     unbacked = unbacked_mints(p)
     outflows = unexplained_outflows(p)
     inflows = non_deposit_inflows(p)
+    t = {key: _total(qs, expr) for key, (qs, expr) in {
+        "deposits_not_yet_minted": (unminted, F("value_sats")),
+        "withdrawals_unpaid": (unpaid, F("net_sats")),
+        "deposit_fees": (dep_fees, F("deposit_sats") - F("net_sats")),
+        "withdrawal_fees": (wd_fees, F("withdrawal_sats") - F("net_sats")),
+        "network_fees": (net_fees, F("network_fee_sats")),
+        "unbacked_mints": (unbacked, F("net_sats")),
+        "unexplained_outflows": (outflows, UNEXPLAINED_SATS),
+        "non_deposit_inflows": (inflows, F("value_sats")),
+        "held": (held, F("value_sats")),
+    }.items()}  # fmt: skip
     terms = (
-        Term("deposits_not_yet_minted", "deposits not yet minted", +1, _sum(unminted, "value_sats"),
-             unminted.count(), "Bitcoin deposited into a vault that no hemiBTC mint credits (yet)"),
-        Term("withdrawals_unpaid", "withdrawals initiated but not yet paid", +1, _sum(unpaid, "net_sats"),
-             unpaid.count(), "hemiBTC burnt whose Bitcoin payout (amount - fee) the vault still owes"),
-        Term("deposit_fees", "deposit fees retained", +1, _sum(dep_fees, F("deposit_sats") - F("net_sats")),
-             dep_fees.count(), "deposited - minted, kept by the vault"),
-        Term("withdrawal_fees", "withdrawal fees retained", +1, _sum(wd_fees, F("withdrawal_sats") - F("net_sats")),
-             wd_fees.count(), "burnt - paid out, kept by the vault"),
-        Term("network_fees", "Bitcoin network fees paid by the vaults", -1, _sum(net_fees, "network_fee_sats"),
-             net_fees.count(), "inputs - outputs of vault spends (payouts, consolidations)"),
+        Term("deposits_not_yet_minted", "deposits not yet minted", +1, *t["deposits_not_yet_minted"],
+             "Bitcoin deposited into a vault that no hemiBTC mint credits (yet)"),
+        Term("withdrawals_unpaid", "withdrawals initiated but not yet paid", +1, *t["withdrawals_unpaid"],
+             "hemiBTC burnt whose Bitcoin payout (amount - fee) the vault still owes"),
+        Term("deposit_fees", "deposit fees retained", +1, *t["deposit_fees"], "deposited - minted, kept by the vault"),
+        Term("withdrawal_fees", "withdrawal fees retained", +1, *t["withdrawal_fees"],
+             "burnt - paid out, kept by the vault"),
+        Term("network_fees", "Bitcoin network fees paid by the vaults", -1, *t["network_fees"],
+             "inputs - outputs of vault spends (payouts, consolidations)"),
     )  # fmt: skip
     findings = (
-        Finding("unbacked_mints", "mints without a counted Bitcoin deposit", _sum(unbacked, "net_sats"),
-                unbacked.count(), "hemiBTC minted for a deposit not held at this position: unbacked, or not yet "
-                "deep enough for the confirmations asked"),
-        Finding("unexplained_outflows", "vault spends not explained by a withdrawal", sum(
-            unexplained_sats(o) for o in outflows), outflows.count(),
+        Finding("unbacked_mints", "mints without a counted Bitcoin deposit", *t["unbacked_mints"],
+                "hemiBTC minted for a deposit not held at this position: unbacked, or not yet deep enough for the "
+                "confirmations asked"),
+        Finding("unexplained_outflows", "vault spends not explained by a withdrawal", *t["unexplained_outflows"],
                 "coins left a vault other than as a withdrawal payout or a known network fee"),
-        Finding("non_deposit_inflows", "payments to a vault that are not deposits", _sum(inflows, "value_sats"),
-                inflows.count(), "the tunnel cannot credit these (below the minimum, past output 7, a second output)"),
+        Finding("non_deposit_inflows", "payments to a vault that are not deposits", *t["non_deposit_inflows"],
+                "the tunnel cannot credit these (below the minimum, past output 7, a second output)"),
     )  # fmt: skip
     return Reconciliation(
         position=p,
-        held_sats=_sum(held, "value_sats"),
-        held_rows=held.count(),
+        held_sats=t["held"][0],
+        held_rows=t["held"][1],
         supply_sats=_signed_supply(p, token),
         terms=terms,
         findings=findings,
         waiting_for=tuple(_unfinished_work()),
     )
-
-
-def term_rows(key: str, p: Position) -> QuerySet:
-    """The rows behind one term, finding, ``held`` or ``supply``, ordered by id (keyset pages)."""
-    builders = {
-        "held": held_outputs,
-        "supply": lambda p: supply_transfers(p, hemibtc_token()),
-        "deposits_not_yet_minted": deposits_not_yet_minted,
-        "withdrawals_unpaid": withdrawals_unpaid,
-        "deposit_fees": deposit_fees,
-        "withdrawal_fees": withdrawal_fees,
-        "network_fees": network_fees,
-        "unbacked_mints": unbacked_mints,
-        "unexplained_outflows": unexplained_outflows,
-        "non_deposit_inflows": non_deposit_inflows,
-    }
-    if key not in builders:
-        raise KeyError(key)
-    return builders[key](p).order_by("id")
-
-
-ROW_KEYS = (
-    "held",
-    "supply",
-    "deposits_not_yet_minted",
-    "withdrawals_unpaid",
-    "deposit_fees",
-    "withdrawal_fees",
-    "network_fees",
-    "unbacked_mints",
-    "unexplained_outflows",
-    "non_deposit_inflows",
-)
 
 
 # --------------------------------------------------------------------------- at the tips, cached

@@ -127,7 +127,7 @@ def chart_csv(request, name: str):
                         ([_utc(b.start, "%Y-%m-%dT%H:%M:%SZ"), b.deposits, b.deposit_sats, b.mints, b.minted_sats,
                           b.withdrawals, b.withdrawn_sats] for b in data.tunnel_flows(span)))  # fmt: skip
         if name == "reserves-vs-supply":
-            from explorer.queries.reserves import history
+            from explorer.queries.reserve_history import history
 
             span = data.parse_span(request.GET.get("span"))
             return _csv(name, ["bucket_start_utc", "bucket_end_utc", "held_sats", "supply_sats"],

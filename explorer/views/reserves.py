@@ -1,6 +1,6 @@
 """/reserves: the reserve equation at a position, its history as a chart, and the rows behind
 each term (keyset pages). The numbers come from ``explorer.reserves.reconcile``; the history
-from ``explorer.queries.reserves``."""
+from ``explorer.queries.reserve_history``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.urls import reverse
 from explorer import charts, reserves
 from explorer.params import BadParameter
 from explorer.queries import charts as chart_data
-from explorer.queries import reserves as history_data
+from explorer.queries import reserve_history as history_data
 from explorer.views.common import page, page_request
 from indexer.hemi.records import ZERO_ADDRESS
 

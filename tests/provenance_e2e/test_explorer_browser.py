@@ -120,6 +120,8 @@ def pages(story) -> dict[str, str]:
         "btc-tx-pop": f"/btc/tx/{story['pop_txid']}",
         "status": "/status",
         "charts": "/charts",
+        "reserves": "/reserves",
+        "reserve-rows": "/reserves/rows/held",
     }
 
 

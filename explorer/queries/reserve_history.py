@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Sum
 
 from explorer.queries.charts import SPANS, _bucketed, _window_end
-from explorer.reserves import ReconcileError, hemibtc_token
+from explorer.queries.reserve_rows import ReconcileError, hemibtc_token
 from indexer.bitcoin.models import VaultSpend, VaultUtxo
 from indexer.hemi.models import TokenTransfer
 from indexer.hemi.records import ZERO_ADDRESS
