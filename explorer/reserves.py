@@ -22,10 +22,12 @@ are alerts; ``findings`` names the rows that explain them.
 A position is a Bitcoin height and a Hemi block, each at or below its indexer's cursor. Given
 one, the other is paired with it through the hVM: a Hemi block's Bitcoin height is its hVM
 view's tip (what the tunnel itself could see), a Bitcoin height's Hemi block the last one whose
-view is at or below it. ``min_confirmations`` K counts only Bitcoin blocks with K
-confirmations at the Bitcoin height (height <= H - K + 1), for every Bitcoin-side term alike, so
-the equation stays consistent; with K above the tunnel's 4 a fresh mint can read as a shortfall
-until its deposit is K deep - the findings name it.
+view is at or below it. Given neither, the newest Hemi block whose view Bitcoin has indexed,
+paired the same way: a lagging indexer never reads as a mismatch. ``min_confirmations`` K
+counts only Bitcoin blocks with K confirmations at the Bitcoin height (height <= H - K + 1),
+for every Bitcoin-side term alike, so the equation stays consistent; with K above the
+tunnel's 4 a fresh mint can read as a shortfall until its deposit is K deep - the findings
+name it.
 
 The one entry point is :func:`reconcile`; it returns a plain :class:`Reconciliation` with
 ``to_dict()``. Pages, the API, the CLI, ``/healthz`` and audit reports all call it.
@@ -266,18 +268,27 @@ def resolve_position(
 
     if at_btc_height is not None and at_hemi_block is not None:
         btc, hemi, paired = at_btc_height, at_hemi_block, "both given"
-    elif at_hemi_block is not None:
-        seen = _hvm_btc_height(at_hemi_block)
-        if seen is None:
-            btc, paired = btc_cursor, "Bitcoin at the index tip (the Hemi block has no indexed hVM view)"
-        else:
-            btc, paired = seen, "Bitcoin height from the Hemi block's hVM view"
-        hemi = at_hemi_block
     elif at_btc_height is not None:
         btc, hemi = at_btc_height, _hemi_block_seeing(at_btc_height, hemi_cursor)
         paired = "Hemi block: the last whose hVM view is at or below the Bitcoin height"
     else:
-        btc, hemi, paired = btc_cursor, hemi_cursor, "both index tips"
+        # A Hemi block given, or neither: the newest Hemi block whose hVM view Bitcoin has
+        # indexed, with that view's height. At the tips this keeps one indexer lagging the
+        # other from reading as a mismatch (a mint whose deposit block is not scanned yet, a
+        # payout whose withdrawal is not indexed yet).
+        hemi = at_hemi_block if at_hemi_block is not None else _hemi_block_seeing(btc_cursor, hemi_cursor)
+        seen = _hvm_btc_height(hemi)
+        if seen is not None and seen > btc_cursor:
+            raise PositionNotIndexed(
+                f"Hemi block {hemi} saw Bitcoin height {seen} in its hVM view, not indexed yet (the index is at "
+                f"{btc_cursor})"
+            )
+        if seen is None:
+            btc, paired = btc_cursor, "Bitcoin at its index tip (no indexed hVM view at the Hemi block)"
+        else:
+            btc, paired = seen, "Bitcoin height of the Hemi block's hVM view"
+        if at_hemi_block is None:
+            paired = "the newest Hemi block whose hVM view is indexed; " + paired
     return Position(btc, hemi, min_confirmations, btc - min_confirmations + 1, paired)
 
 
@@ -374,11 +385,11 @@ def reconcile(
 
 # --------------------------------------------------------------------------- at the tips, cached
 
-CACHE_SECONDS = 300
+CACHE_SECONDS = 60  # also bounds how long finished vault work (no new block) goes unseen
 
 
 def at_tips() -> Reconciliation | None:
-    """The reconciliation at both index tips, for banners and ``/healthz``: cached per pair of
+    """The reconciliation at the newest position (no arguments), for banners and ``/healthz``: cached per pair of
     cursor positions (a new block on either chain recomputes it; until then one query, the
     cursors, answers). None when nothing is indexed or no hemiBTC is configured."""
     from django.core.cache import cache

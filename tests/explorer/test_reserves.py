@@ -283,3 +283,22 @@ def test_the_history_csv_ends_at_what_the_equation_holds_and_supplies(client, va
     assert int(rows[-1]["held_sats"]) == result.held_sats and int(rows[-1]["supply_sats"]) == result.supply_sats
     assert int(rows[0]["held_sats"]) == 0  # a year back, before the deposit
     assert client.get("/charts").status_code == 200
+
+
+def test_a_lagging_bitcoin_indexer_pairs_the_newest_position_back_instead_of_alerting(vault):
+    from indexer.models import ChainCursor
+
+    # Bitcoin bodies scanned only to 105 (headers known to 110); Hemi block 10's hVM saw 108.
+    ChainCursor.objects.filter(chain="bitcoin").update(height=105, block_hash=vault.btc[105].hash_internal)
+    vault.t.relay(vault.hemi[10], [vault.btc[h] for h in range(106, 109)], tip=vault.btc[108])
+    deposit = vault.deposit(height=107)
+    vault.mint(deposit, block=12)
+
+    newest = reserves.reconcile()
+    assert (newest.position.hemi_block, newest.position.btc_height) == (9, 105)
+    assert newest.status == reserves.BALANCED and newest.supply_sats == 0, newest.equation()
+    with pytest.raises(reserves.PositionNotIndexed, match="saw Bitcoin height 108"):
+        reserves.reconcile(at_hemi_block=12)
+    # Pinned past what Bitcoin has indexed on purpose: the mint has no counted deposit there.
+    forced = reserves.reconcile(at_btc_height=105, at_hemi_block=12)
+    assert forced.status == reserves.SHORTFALL, forced.equation()

@@ -380,7 +380,7 @@ RESERVES = _example(
             "hemi_block": 412,
             "min_confirmations": 1,
             "btc_counted_to": 230,
-            "paired": "both index tips",
+            "paired": "the newest Hemi block whose hVM view is indexed; Bitcoin height of the Hemi block's hVM view",
         },
         "status": "balanced",
         "complete": True,

@@ -21,8 +21,9 @@ class ReservesViewSet(ReadOnlyApi):
         summary="Reserves: BTC held by the tunnel vaults vs hemiBTC total supply, with every term",
         description="held = supply + deposits not yet minted + withdrawals unpaid + deposit fees + withdrawal fees "
         "- Bitcoin network fees paid by the vaults. `status` is `balanced` when the difference is exactly zero, "
-        "`shortfall` or `surplus` otherwise (both alerts). Without parameters: at both index tips. Given one "
-        "height, the other chain is paired through the hVM view. A position not indexed yet is a 404.",
+        "`shortfall` or `surplus` otherwise (both alerts). Without parameters: the newest Hemi block whose hVM "
+        "view Bitcoin has indexed, and that view's height. Given one height, the other chain is paired through "
+        "the hVM view. A position not indexed yet is a 404.",
         parameters=[
             OpenApiParameter("at_btc_height", _INT, description="Bitcoin height (active chain)."),
             OpenApiParameter("at_hemi_block", _INT, description="Hemi block number (canonical chain)."),
