@@ -216,7 +216,21 @@ def main() -> int:
             naive_peer()
             peer_times.append(time.perf_counter() - start)
         median, peer = statistics.median(times), statistics.median(peer_times)
+        timed: list[tuple[float, str]] = []
+
+        def timing(execute, sql, params, many, context):
+            start = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                timed.append((time.perf_counter() - start, sql))
+
+        with connection.execute_wrapper(timing):
+            reserves.reconcile()
         print(result.equation())
+        print(f"{len(timed)} SQL queries; the slowest:")
+        for seconds, sql in sorted(timed, reverse=True)[:4]:
+            print(f"  {seconds * 1000:6.0f} ms  {sql[:150]}")
         print(f"reconcile() over {args.deposits} deposits: median {median * 1000:.0f} ms of {args.runs} runs")
         print(f"  peer (rows read into Python, 3 of the 5 terms): median {peer * 1000:.0f} ms")
         print(f"  ratio peer/reconcile = {peer / median:.2f}x")

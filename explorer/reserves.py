@@ -408,6 +408,16 @@ def at_tips() -> Reconciliation | None:
     return found
 
 
+def newest_or_at(at_btc_height: int | None, at_hemi_block: int | None, min_confirmations: int) -> Reconciliation:
+    """What pages and the API show: the cached newest position when nothing is pinned, else
+    :func:`reconcile` at the position (errors raise as there)."""
+    if at_btc_height is None and at_hemi_block is None and min_confirmations == DEFAULT_MIN_CONFIRMATIONS:
+        found = at_tips()
+        if found is not None:
+            return found
+    return reconcile(at_btc_height, at_hemi_block, min_confirmations)
+
+
 def health_warnings(readings=None) -> list:
     """A ``HEALTH_WARNING_SOURCES`` entry: one ``reserves-mismatch`` warning (status stays 200)
     while the reconciliation at the tips is complete and does not balance."""

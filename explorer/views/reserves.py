@@ -66,7 +66,7 @@ def reserves_page(request):
     error = None
     result = None
     try:
-        result = reserves.reconcile(at_btc, at_hemi, k)
+        result = reserves.newest_or_at(at_btc, at_hemi, k)
     except reserves.ReconcileError as exc:
         error = str(exc)
     points, svg, legend = history_chart(span)

@@ -40,7 +40,7 @@ class ReservesViewSet(ReadOnlyApi):
         q = self.query(request, "at_btc_height", "at_hemi_block", "min_confirmations")
         at_btc, at_hemi, k = position_params(q)
         try:
-            result = reserves.reconcile(at_btc, at_hemi, k)
+            result = reserves.newest_or_at(at_btc, at_hemi, k)
         except reserves.PositionNotIndexed as exc:
             raise Http404(str(exc)) from exc
         except reserves.ReconcileError as exc:
