@@ -35,6 +35,7 @@ The one entry point is :func:`reconcile`; it returns a plain :class:`Reconciliat
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 
 from django.db.models import F
@@ -383,29 +384,64 @@ def reconcile(
     )
 
 
-# --------------------------------------------------------------------------- at the tips, cached
+# --------------------------------------------------------------------------- the newest position, cached
 
 CACHE_SECONDS = 60  # also bounds how long finished vault work (no new block) goes unseen
+LATEST_KEY = "reserves:latest"
+LATEST_SECONDS = 600  # a worker refreshes it every HEARTBEAT_SECONDS; past this it is gone
+log = logging.getLogger(__name__)
 
 
-def at_tips() -> Reconciliation | None:
-    """The reconciliation at the newest position (no arguments), for banners and ``/healthz``: cached per pair of
-    cursor positions (a new block on either chain recomputes it; until then one query, the
-    cursors, answers). None when nothing is indexed or no hemiBTC is configured."""
-    from django.core.cache import cache
-
+def _tip_key() -> str | None:
     cursors = dict(ChainCursor.objects.filter(chain__in=("bitcoin", "hemi")).values_list("chain", "block_hash"))
     if len(cursors) < 2:
         return None
-    key = "reserves:tips:" + bytes(cursors["bitcoin"]).hex() + ":" + bytes(cursors["hemi"]).hex()
+    return "reserves:tips:" + bytes(cursors["bitcoin"]).hex() + ":" + bytes(cursors["hemi"]).hex()
+
+
+def refresh() -> Reconciliation | None:
+    """Reconcile at the newest position and cache it twice: per pair of chain tips (pages, the
+    API) and as the latest verdict (banners, ``/healthz``). Run by the worker
+    (``explorer.tasks.refresh_reserves``, every HEARTBEAT_SECONDS) so no health check or page
+    banner ever pays for the aggregates. None when nothing is indexed or no hemiBTC is set."""
+    from django.core.cache import cache
+
+    key = _tip_key()
+    if key is None:
+        return None
+    try:
+        result = reconcile()
+    except ReconcileError:
+        return None
+    cache.set(key, result, CACHE_SECONDS)
+    cache.set(LATEST_KEY, result, LATEST_SECONDS)
+    return result
+
+
+def at_tips() -> Reconciliation | None:
+    """The reconciliation at the newest position for pages and the API: cached per pair of
+    cursor positions (a new block on either chain recomputes it; until then one query, the
+    cursors, answers)."""
+    from django.core.cache import cache
+
+    key = _tip_key()
+    if key is None:
+        return None
     found = cache.get(key)
-    if found is None:
-        try:
-            found = reconcile()
-        except ReconcileError:
-            return None
-        cache.set(key, found, CACHE_SECONDS)
-    return found
+    return found if found is not None else refresh()
+
+
+def latest_known() -> Reconciliation | None:
+    """The last verdict the worker (or a page) computed, from the cache alone: no query. What
+    banners and ``/healthz`` read; None when nothing was computed or the cache is unreachable
+    (a banner must never break its page)."""
+    from django.core.cache import cache
+
+    try:
+        return cache.get(LATEST_KEY)
+    except Exception:  # Redis down: no banner, and /healthz already warns about the broker
+        log.warning("reserves verdict unreadable from the cache", exc_info=True)
+        return None
 
 
 def newest_or_at(at_btc_height: int | None, at_hemi_block: int | None, min_confirmations: int) -> Reconciliation:
@@ -420,10 +456,10 @@ def newest_or_at(at_btc_height: int | None, at_hemi_block: int | None, min_confi
 
 def health_warnings(readings=None) -> list:
     """A ``HEALTH_WARNING_SOURCES`` entry: one ``reserves-mismatch`` warning (status stays 200)
-    while the reconciliation at the tips is complete and does not balance."""
+    while the latest reconciliation is complete and does not balance. Reads the cache only."""
     from hemiscope.health import HealthWarning
 
-    result = at_tips()
+    result = latest_known()
     if result is None or result.alert is None:
         return []
     return [HealthWarning("reserves-mismatch", result.alert)]

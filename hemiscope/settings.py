@@ -184,6 +184,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEARTBEAT_SECONDS,
         "options": {"expires": HEARTBEAT_SECONDS},
     },
+    # The reserve verdict banners and /healthz read (explorer/reserves.py): computed here, so no
+    # request pays for its aggregates.
+    "reserves": {
+        "task": "explorer.refresh_reserves",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"expires": HEARTBEAT_SECONDS},
+    },
 }
 # Past one worker (README "Scaling past one machine"): each chain's follow and backfill tasks on
 # a queue of its own ("bitcoin", "hemi") and the durable work drain on "work", so a worker per

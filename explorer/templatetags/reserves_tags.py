@@ -1,8 +1,7 @@
 """``{% reserves_banner %}``: the reserve mismatch banner on the tunnel and token pages.
 
 An inclusion tag rather than view context, so a page shows it with one template line and its
-view does not change. It reads ``explorer.reserves.at_tips()``: one cursor query, plus the
-reconciliation itself once per pair of chain tips (cached)."""
+view does not change. It reads the latest verdict the worker cached (``explorer.reserves.latest_known``): no query."""
 
 from __future__ import annotations
 
@@ -15,5 +14,5 @@ register = template.Library()
 def reserves_banner():
     from explorer import reserves
 
-    result = reserves.at_tips()
+    result = reserves.latest_known()
     return {"reserves": result if result is not None and result.alert else None}
