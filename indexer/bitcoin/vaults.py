@@ -17,7 +17,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+import psycopg
+from django.db import connection, transaction
 
 from indexer.bitcoin import tunnel
 from indexer.bitcoin.chain import CHAIN, VAULT_RESCAN, WRITER
@@ -73,13 +74,21 @@ class TunnelActivity:
 
 def known_vault_outpoints(txids_internal: Iterable[bytes]) -> dict[tuple[bytes, int], tuple[int, int]]:
     """(txid, vout) -> (vault id, sats) for vault outputs created on the ACTIVE chain by these
-    txids."""
+    txids: every input of a block is looked up (any may spend a vault output), thousands on a
+    full block, so the txids travel as one binary array parameter (Django's client-side binding
+    would quote each into the SQL text, as ``txrows.insert_ignoring_conflicts`` explains)."""
     txids = list(set(txids_internal))
     if not txids:
         return {}
-    rows = VaultUtxo.objects.filter(txid_internal__in=txids, block__in_active_chain=True).values_list(
-        "txid_internal", "vout", "vault_id", "value_sats"
+    utxo, block = VaultUtxo._meta.db_table, BitcoinBlock._meta.db_table
+    sql = (
+        f"SELECT u.txid_internal, u.vout, u.vault_id, u.value_sats FROM {utxo} u"  # noqa: S608
+        f" JOIN {block} b ON b.id = u.block_id WHERE b.in_active_chain AND u.txid_internal = ANY(%b::bytea[])"
     )
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, [txids], prepare=False)  # never a named prepared statement (poolers)
+        rows = cur.fetchall()
     return {(bytes(t), v): (vault, sats) for t, v, vault, sats in rows}
 
 
