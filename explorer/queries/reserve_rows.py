@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Mod
 
 from hemiscope import networks
@@ -158,8 +171,12 @@ def unbacked_mints(p: Position) -> QuerySet:
 def _outflows(p: Position) -> QuerySet:
     """Vault spends counted at the position; ``matched``: a payout naming a withdrawal index
     initiated on Hemi (for that vault) up to the Hemi block."""
-    withdrawal = _withdrawals(p).filter(
-        vault=OuterRef(OuterRef("vault__vault_address")), index=OuterRef("withdrawal_index")
+    # Looked up by uuid (indexed), rebuilt from the payout's vault index and withdrawal index.
+    uuid = ExpressionWrapper(
+        OuterRef("vault__vault_index") * UUID_INDEX_MODULUS + OuterRef("withdrawal_index"), output_field=_SATS
+    )
+    withdrawal = _hemi(WithdrawalInitiation.objects.all(), p).filter(
+        uuid=uuid, vault=OuterRef("vault__vault_address")
     )
     payout = WithdrawalPayout.objects.filter(transaction_id=OuterRef("transaction_id")).filter(Exists(withdrawal))
     return _btc(VaultOutflow.objects.all(), p).annotate(matched=Exists(payout))

@@ -148,6 +148,13 @@ def test_a_withdrawal_is_owed_until_paid_and_then_its_fees_explain_the_rest(vaul
     assert paid.status == reserves.BALANCED, paid.equation()
     assert terms(paid)["withdrawals_unpaid"] == 0 and terms(paid)["network_fees"] == 5_000
     assert paid.held_sats == DEPOSIT - 9_990_000 - 5_000 and paid.held_rows == 1  # only the change is held
+    assert {f.key: f.rows for f in paid.findings}["unexplained_outflows"] == 0  # the payout names its withdrawal
+    # A second payout naming a withdrawal index nobody initiated: coins out, no burn behind them.
+    stray = vault.pay(vault.c.btc.TunnelDeposit.objects.get(), index=7, height=104)
+    stray_result = reserves.reconcile()
+    finding = {f.key: f for f in stray_result.findings}["unexplained_outflows"]
+    assert finding.rows == 1 and finding.sats == 9_990_000, stray_result.equation()
+    assert reserves.unexplained_outflows(stray_result.position).get().transaction_id == stray.transaction_id
     # More confirmations than the payout has: counted as unpaid again, still balanced.
     deep = reserves.reconcile(min_confirmations=10)
     assert deep.position.btc_counted_to == 101 and deep.status == reserves.BALANCED, deep.equation()
