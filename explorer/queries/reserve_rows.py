@@ -148,10 +148,17 @@ def withdrawals_unpaid(p: Position) -> QuerySet:
     return _withdrawals(p).filter(~_challenged(p)).filter(~_paid(p))
 
 
-def deposit_fees(p: Position) -> QuerySet:
-    """Mints whose deposit is counted held: the vault keeps deposited - minted."""
+def _backed(p: Position) -> Q:
+    """A mint whose deposit is counted at the position and which is the first canonical mint of
+    that txid (a second credit of the same deposit is backed by nothing)."""
     held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
-    return _minted(p).filter(Exists(held))
+    earlier = _minted(p).filter(deposit_txid_internal=OuterRef("deposit_txid_internal"), id__lt=OuterRef("id"))
+    return Q(Exists(held)) & ~Q(Exists(earlier))
+
+
+def deposit_fees(p: Position) -> QuerySet:
+    """Backed mints: the vault keeps deposited - minted."""
+    return _minted(p).filter(_backed(p))
 
 
 def withdrawal_fees(p: Position) -> QuerySet:
@@ -164,8 +171,8 @@ def network_fees(p: Position) -> QuerySet:
 
 
 def unbacked_mints(p: Position) -> QuerySet:
-    held = _btc(TunnelDeposit.objects.all(), p).filter(transaction__txid_internal=OuterRef("deposit_txid_internal"))
-    return _minted(p).filter(~Exists(held))
+    """Mints without a counted deposit, and second credits of one deposit."""
+    return _minted(p).exclude(_backed(p))
 
 
 def _outflows(p: Position) -> QuerySet:

@@ -204,6 +204,16 @@ def test_coins_spent_elsewhere_are_a_shortfall_and_a_payment_the_tunnel_cannot_c
     assert (finding.sats, finding.rows) == (DEPOSIT + 40_000, 1)
 
 
+def test_a_deposit_credited_twice_is_short_by_exactly_the_second_mint(vault):
+    deposit = vault.deposit()
+    vault.mint(deposit)
+    again = vault.mint(deposit, block=6)
+    result = reserves.reconcile()
+    assert result.status == reserves.SHORTFALL and -result.difference_sats == DEPOSIT - FEE, result.equation()
+    assert terms(result)["deposit_fees"] == FEE  # the deposit's fee, once
+    assert list(reserves.unbacked_mints(result.position)) == [again]
+
+
 def test_positions_past_the_index_are_refused(vault):
     vault.deposit()
     with pytest.raises(reserves.PositionNotIndexed):
