@@ -100,6 +100,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Reconciliation:
+    """The equation at one position: what ``reconcile`` returns (plain data; ``to_dict()`` for
+    JSON, ``equation()`` for text)."""
+
     position: Position
     held_sats: int
     held_rows: int  # vault outputs unspent at the position
@@ -291,9 +294,6 @@ def resolve_position(
         if at_hemi_block is None:
             paired = "the newest Hemi block whose hVM view is indexed; " + paired
     return Position(btc, hemi, min_confirmations, btc - min_confirmations + 1, paired)
-
-
-# --------------------------------------------------------------------------- rows
 
 
 # --------------------------------------------------------------------------- waits

@@ -54,7 +54,7 @@ class Position:
     hemi_block: int
     min_confirmations: int
     btc_counted_to: int  # highest Bitcoin height whose rows count: btc_height - K + 1
-    paired: str  # how the two were chosen: "cursors", "given", "hvm view of the Hemi block", ...
+    paired: str  # how the two were chosen (both given, or paired through an hVM view), for people
 
     def query(self) -> str:
         """Query string that pins this position (links from the page, the API's ``rows``)."""

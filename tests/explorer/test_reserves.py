@@ -239,6 +239,22 @@ def test_the_cli_exit_code_is_the_verdict(vault):
     assert code == 0 and '"status": "balanced"' in text
 
 
+def test_unfinished_vault_work_makes_it_incomplete_a_wait_not_an_alert(vault):
+    from django.utils import timezone
+
+    from indexer.models import WorkItem
+
+    vault.t.mint(vault.hemi[8], h32("nowhere"), deposit_sats=5_000_000, fee=5_000)  # would be a shortfall
+    now = timezone.now()
+    WorkItem.objects.create(kind="bitcoin.vault_rescan", key="0x" + "ba" * 20, payload={}, next_attempt_at=now,
+                            created_at=now, updated_at=now)  # fmt: skip
+    result = reserves.reconcile()
+    assert not result.complete and result.alert is None
+    assert "bitcoin.vault_rescan 0x" + "ba" * 20 in result.waiting_for[0]
+    code, text = run_cli()
+    assert code == 2 and "INCOMPLETE (shortfall so far)" in text and "incomplete" in text
+
+
 def test_an_empty_index_is_not_yet_indexed_for_the_cli(db):
     code, text = run_cli()
     assert code == 2 and "nothing indexed yet" in text
