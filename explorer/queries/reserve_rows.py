@@ -74,6 +74,12 @@ def _sum(qs: QuerySet, expr) -> int:
     return int(qs.aggregate(total=Sum(expr, output_field=_SATS))["total"] or 0)
 
 
+def _sums(qs: QuerySet, *exprs) -> tuple[int, ...]:
+    """(sum of each of ``exprs``..., row count) in one query."""
+    found = qs.aggregate(**{f"s{i}": Sum(e, output_field=_SATS) for i, e in enumerate(exprs)}, rows=Count("id"))
+    return (*(int(found[f"s{i}"] or 0) for i in range(len(exprs))), found["rows"])
+
+
 def _total(qs: QuerySet, expr) -> tuple[int, int]:
     """(sum of ``expr``, row count) in one query."""
     found = qs.aggregate(total=Sum(expr, output_field=_SATS), rows=Count("id"))
@@ -116,6 +122,11 @@ def supply_transfers(p: Position, token: Token | None) -> QuerySet:
     return _hemi(TokenTransfer.objects.filter(token=token), p).filter(
         Q(sender=ZERO_ADDRESS) | Q(recipient=ZERO_ADDRESS)
     )
+
+
+def minted_by(p: Position) -> QuerySet:
+    """Every canonical hemiBTC mint (DepositConfirmed) up to the Hemi block."""
+    return _minted(p)
 
 
 def _minted(p: Position) -> QuerySet:

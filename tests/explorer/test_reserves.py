@@ -211,7 +211,9 @@ def test_a_deposit_credited_twice_is_short_by_exactly_the_second_mint(vault):
     result = reserves.reconcile()
     assert result.status == reserves.SHORTFALL and -result.difference_sats == DEPOSIT - FEE, result.equation()
     assert terms(result)["deposit_fees"] == FEE  # the deposit's fee, once
-    assert list(reserves.unbacked_mints(result.position)) == [again]
+    assert list(reserves.unbacked_mints(result.position)) == [again]  # the rows page's list ...
+    finding = {f.key: f for f in result.findings}["unbacked_mints"]
+    assert (finding.sats, finding.rows) == (DEPOSIT - FEE, 1)  # ... agrees with the aggregate
 
 
 def test_positions_past_the_index_are_refused(vault):
