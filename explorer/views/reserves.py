@@ -24,7 +24,7 @@ def _int_param(query, name: str, minimum: int = 0) -> int | None:
     raw = query.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < minimum:  # isdigit alone takes '²'
         raise BadParameter(f"{name}: a whole number of at least {minimum}, got {raw[:40]!r}")
     return int(raw)
 

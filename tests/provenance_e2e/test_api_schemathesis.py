@@ -84,7 +84,7 @@ def every_endpoint_on_real_devnet_identifiers_conforms_to_the_schema(live_server
         "/api/v1/provenance/mint/{hash}": {"hash": tx}, "/api/v1/provenance/block/{number}": {"number": block},
         "/api/v1/provenance/token/{address}": {"address": token},
         "/api/v1/provenance/address/{address}": {"address": holder},
-        "/api/v1/status": {},
+        "/api/v1/status": {}, "/api/v1/reserves": {},
     }  # fmt: skip
     calls |= {
         "/api/v2/blocks": {}, "/api/v2/blocks/{id}": {"id": block}, "/api/v2/blocks/{id}/transactions": {"id": block},
