@@ -12,7 +12,7 @@ from indexer.bitcoin.chain import VAULT_RESCAN
 from indexer.bitcoin.models import BitcoinBlock, VaultScript, VaultUtxo
 from indexer.models import WorkItem
 
-migration = importlib.import_module("indexer.bitcoin.migrations.0004_rescan_vaults_for_spends")
+migration = importlib.import_module("indexer.bitcoin.migrations.0005_rescan_vaults_for_spends")
 
 
 def _block(height: int) -> BitcoinBlock:

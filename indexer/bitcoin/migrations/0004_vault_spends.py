@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bitcoin', '0002_vault_utxo'),
+        ('bitcoin', '0003_prevouts'),
     ]
 
     operations = [

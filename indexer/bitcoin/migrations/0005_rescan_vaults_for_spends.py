@@ -51,7 +51,7 @@ def rearm_rescans(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bitcoin", "0003_vault_spends"),
+        ("bitcoin", "0004_vault_spends"),
         ("indexer", "0003_indexeralert"),
     ]
 
