@@ -14,3 +14,13 @@ def refresh_reserves() -> str | None:
 
     result = reserves.refresh()
     return None if result is None else result.status
+
+
+@shared_task(name="explorer.tasks.sweep_verdicts")
+def sweep_verdicts() -> dict:
+    from explorer import verdict_store
+    from indexer.core import work
+
+    verdict_store.record_sweep()
+    work.nudge()
+    return {"recorded": "sweep"}

@@ -173,6 +173,8 @@ CELERY_BEAT_SCHEDULE = {
     # Durable follow-up work (indexer.core.work): commits nudge it too, but a lost nudge must
     # cost at most one interval.
     "drain-work": {"task": "indexer.crosschain.tasks.drain_work", "schedule": FOLLOW_INTERVAL_SECONDS},
+    # Rows without a stored verdict (a backfill below a cursor): swept every few minutes.
+    "sweep-verdicts": {"task": "explorer.tasks.sweep_verdicts", "schedule": 300.0},
     # A reading that waited longer than its period in a backed-up queue is worthless: expire it.
     "heartbeat": {
         "task": "hemiscope.heartbeat",
@@ -203,6 +205,9 @@ if CELERY_QUEUES_PER_CHAIN:
         "indexer.hemi.tasks.*": {"queue": "hemi"},
         "indexer.crosschain.tasks.*": {"queue": "work"},
     }
+# Work kinds whose handlers live above indexer/ (indexer.crosschain.handlers drains them too):
+# stored verdicts refresh from the chain.changed items every cursor move records.
+WORK_HANDLERS = ["explorer.verdict_store.handlers"]
 # Tasks outside the Django apps' tasks modules (heartbeat, node tips, the task-failure counter).
 CELERY_IMPORTS = ["hemiscope.telemetry"]
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).

@@ -14,6 +14,7 @@ ingested knowing the vault or lies inside the rescan range.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from indexer.bitcoin.models import (
 )
 from indexer.bitcoin.txrows import store_transactions
 from indexer.core import cursor, work
+from indexer.core.cursor import CHAIN_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +276,14 @@ def vault_key(vault_address: bytes) -> str:
     return "0x" + bytes(vault_address).hex()
 
 
+def record_vault_change(vault_address: bytes) -> None:
+    """Record, in the caller's transaction, that what depends on this vault may have changed
+    (it was registered, a rescan chunk ran): a ``chain.changed`` item naming it, handled above
+    the chains (stored verdicts). A fresh key each time: every change is its own item."""
+    key = vault_key(vault_address)
+    work.add([work.Work(CHAIN_CHANGED, f"vault:{key}:{uuid.uuid4().hex}", {"vault": key})])
+
+
 def register_vault(
     vault_address: bytes,
     vault_index: int,
@@ -316,6 +326,7 @@ def register_vault(
             custody_address=custody_address,
             discovered_at_hemi_block=hemi_block,
         )
+        record_vault_change(vault_address)
         position = cursor.position(CHAIN)
         if position is None:
             return True  # nothing scanned yet: ingestion will see the vault from the start

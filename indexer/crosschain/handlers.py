@@ -8,7 +8,10 @@ Kinds (named where their items are recorded):
 * ``bitcoin.vault_rescan`` (``bitcoin.chain.VAULT_RESCAN``) - deposit detection for the vault
   over blocks scanned before it was known, one chunk per run, progress saved in the payload.
 
-Issue 15's stored verdicts add their "refresh verdict" kind here.
+Kinds defined above the indexer plug in through ``settings.WORK_HANDLERS`` (dotted paths of
+functions returning ``{kind: handler}``), looked up by name so ``indexer/`` never imports them:
+``explorer.verdict_store.handlers`` refreshes stored verdicts from the ``chain.changed`` items
+every cursor move records (``indexer.core.cursor.CHAIN_CHANGED``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from indexer.bitcoin import sync as bitcoin_sync
 from indexer.bitcoin.chain import VAULT_RESCAN
 from indexer.bitcoin.connect import source_for
+from indexer.bitcoin.vaults import record_vault_change
 from indexer.bitcoin.source import BitcoinSource
 from indexer.core import work
 from indexer.crosschain.vaults import read_and_register
@@ -33,7 +37,23 @@ log = logging.getLogger(__name__)
 
 HEMI_KINDS = (TOKEN_METADATA, VAULT_CUSTODY)
 BITCOIN_KINDS = (VAULT_RESCAN,)
-ALL_KINDS = HEMI_KINDS + BITCOIN_KINDS
+INDEXER_KINDS = HEMI_KINDS + BITCOIN_KINDS
+
+
+def extension_handlers() -> dict[str, work.Handler]:
+    """The handlers of ``settings.WORK_HANDLERS`` (kinds whose handlers live above indexer/)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    found: dict[str, work.Handler] = {}
+    for path in getattr(settings, "WORK_HANDLERS", ()):
+        found.update(import_string(path)())
+    return found
+
+
+def all_kinds() -> tuple[str, ...]:
+    """Every kind a drain runs: the indexer's own, then the extensions'."""
+    return INDEXER_KINDS + tuple(k for k in extension_handlers() if k not in INDEXER_KINDS)
 
 
 class Context:
@@ -86,6 +106,8 @@ def vault_rescan(item: work.Claimed, ctx: Context) -> work.Continue | None:
     next_height = bitcoin_sync.rescan_vault(
         ctx.bitcoin, int(item.payload["vault_id"]), int(item.payload["from_height"])
     )
+    # The chunk may have found deposits: what depends on the vault is judged again.
+    record_vault_change(bytes.fromhex(item.key.removeprefix("0x")))
     return None if next_height is None else work.Continue({**item.payload, "from_height": next_height})
 
 
@@ -94,11 +116,13 @@ def handlers(ctx: Context) -> dict[str, work.Handler]:
         TOKEN_METADATA: lambda item: token_metadata(item, ctx),
         VAULT_CUSTODY: lambda item: vault_custody(item, ctx),
         VAULT_RESCAN: lambda item: vault_rescan(item, ctx),
+        **extension_handlers(),
     }
 
 
-def drain(ctx: Context, *, kinds: tuple[str, ...] = ALL_KINDS, seconds: float | None = None) -> work.DrainResult:
-    """Run due work items of ``kinds`` until none is due (or ``seconds`` have passed)."""
+def drain(ctx: Context, *, kinds: tuple[str, ...] | None = None, seconds: float | None = None) -> work.DrainResult:
+    """Run due work items of ``kinds`` (default: all) until none is due (or ``seconds`` have passed)."""
+    kinds = all_kinds() if kinds is None else kinds
     deadline = None if seconds is None else time.monotonic() + seconds
     result = work.drain(handlers(ctx), kinds=kinds, deadline=deadline)
     if result.handled:

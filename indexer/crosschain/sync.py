@@ -113,13 +113,13 @@ def sync_all(network: Any = None, *, wait_s: float = 120.0, say: Callable[[str],
             if btc.ingested or btc.rewinds or hemi.blocks or hemi.reorgs or drained.handled:
                 continue
             # Nothing moved. Items backing off after a transient error: wait for the earliest.
-            due = work.open_items(handlers.ALL_KINDS).aggregate(m=Min("next_attempt_at"))["m"]
+            due = work.open_items(handlers.all_kinds()).aggregate(m=Min("next_attempt_at"))["m"]
             if due is None:
                 break
             pause = (due - timezone.now()).total_seconds()
             if pause > wait_s:
                 break
             time.sleep(max(pause, LOCK_POLL_S))
-    report.open_items = [_describe(i) for i in work.open_items(handlers.ALL_KINDS).order_by("id")]
-    report.failed_items = [_describe(i) for i in work.failed_items(handlers.ALL_KINDS).order_by("id")]
+    report.open_items = [_describe(i) for i in work.open_items(handlers.all_kinds()).order_by("id")]
+    report.failed_items = [_describe(i) for i in work.failed_items(handlers.all_kinds()).order_by("id")]
     return report

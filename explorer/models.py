@@ -1,0 +1,117 @@
+"""Stored verdicts: every mint, deposit, withdrawal and Hemi block judged once and kept current.
+
+A verdict is computed by the audit modules (``explorer.provenance``, ``tunnel_audit``,
+``withdrawal_audit``) - never re-implemented here - and stored with the chain positions it was
+computed at, so a list can page and filter by verdict without judging each row on every view.
+``explorer.verdict_store`` keeps the rows current from the ``chain.changed`` durable work items
+every chain cursor move records; ``explorer.queries.verdicts`` reads them.
+
+The subject tables (Hemi rows written by binary COPY, Bitcoin rows by the ingest) have no
+foreign-key constraints to these tables, so the one-to-one links are ``db_constraint=False``:
+the indexers never wait on, or fail because of, a verdict row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from indexer.bitcoin.models import TunnelDeposit
+from indexer.hemi.models import Block, DepositConfirmation, WithdrawalInitiation
+
+VERDICTS = [(v, v) for v in ("verified", "pending", "failed")]
+
+
+class StoredVerdict(models.Model):
+    verdict = models.CharField(max_length=16, choices=VERDICTS)
+    stage = models.CharField(max_length=32)
+    reason = models.TextField(blank=True, default="")  # why not verified ("link: reason"); empty when verified
+    # True when only a change to a row the verdict was judged on can alter it (a reorg at or
+    # below depends_*, a matching txid, vault or withdrawal): it is then skipped on new blocks.
+    settled = models.BooleanField()
+    # Computed at: the active Bitcoin tip and the Hemi cursor the computation saw.
+    bitcoin_height = models.IntegerField(null=True)
+    bitcoin_hash_internal = models.BinaryField(max_length=32, null=True)
+    hemi_number = models.BigIntegerField(null=True)
+    hemi_hash = models.BinaryField(max_length=32, null=True)
+    # The highest Bitcoin height and Hemi block number the verdict was judged on (deposit,
+    # publication and payout blocks; mint, keystone and finalization blocks): a reorg whose
+    # fork lies below them must recompute it.
+    depends_bitcoin_height = models.IntegerField(null=True)
+    depends_hemi_number = models.BigIntegerField(null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+def _indexes(prefix: str, subject: str) -> list[models.Index]:
+    return [
+        # Lists filtered by verdict or stage, newest (highest subject id) first.
+        models.Index(fields=["verdict", f"-{subject}"], name=f"{prefix}_verdict"),
+        models.Index(fields=["stage", f"-{subject}"], name=f"{prefix}_stage"),
+        # The refresh: rows a new block can change, rows a reorg at a height can change, rows
+        # computed on a chain longer than the one there is now.
+        models.Index(fields=[subject], condition=Q(settled=False), name=f"{prefix}_unsettled"),
+        models.Index(fields=["depends_bitcoin_height"], name=f"{prefix}_dep_btc"),
+        models.Index(fields=["depends_hemi_number"], name=f"{prefix}_dep_hemi"),
+        models.Index(fields=["bitcoin_height"], name=f"{prefix}_at_btc"),
+    ]
+
+
+class MintVerdict(StoredVerdict):
+    """A hemiBTC mint's provenance verdict (all four links); ``stage`` is its block's finality stage."""
+
+    mint = models.OneToOneField(
+        DepositConfirmation,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="stored_verdict",
+    )
+
+    class Meta:
+        indexes = _indexes("verdict_mint", "mint")
+
+
+class DepositVerdict(StoredVerdict):
+    """A Bitcoin tunnel deposit: verified once a canonical mint credits it; ``stage`` is minted,
+    confirming, awaiting mint, orphaned or no recipient."""
+
+    deposit = models.OneToOneField(
+        TunnelDeposit, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="stored_verdict"
+    )
+    mint = models.ForeignKey(
+        DepositConfirmation, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        indexes = _indexes("verdict_deposit", "deposit")
+
+
+class WithdrawalVerdict(StoredVerdict):
+    """A withdrawal; ``stage`` is its status (pending, paid, finalized, challenged, failed)."""
+
+    withdrawal = models.OneToOneField(
+        WithdrawalInitiation,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="stored_verdict",
+    )
+    evidence = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = _indexes("verdict_withdrawal", "withdrawal")
+
+
+class BlockVerdict(StoredVerdict):
+    """A Hemi block's finality: its "Hemi block" and "Bitcoin anchoring" links; ``stage`` is the
+    finality stage (produced ... superfinal)."""
+
+    block = models.OneToOneField(
+        Block, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="stored_verdict"
+    )
+
+    class Meta:
+        indexes = _indexes("verdict_block", "block")
