@@ -1,7 +1,8 @@
 """Tunnel lists: hemiBTC mints, deposits not minted and withdrawals, as keyset pages.
 
-Verdicts are still computed live per row (about 15 indexed queries each; issue 15 stores
-them), so these pages default to 25 rows and the query count is bounded by the page size.
+Pages and the API list stored verdicts through ``explorer.queries.verdicts`` (no live judging
+per row). The ``*_verdicts`` functions below judge rows live (about 15 indexed queries per
+mint): one mint's provenance, and ``explorer.verdict_store`` computing what it stores.
 """
 
 from __future__ import annotations
@@ -88,11 +89,9 @@ def deposits(req: PageRequest) -> Page[TunnelDeposit]:
     return req.page(qs[: req.limit + 1], lambda d: (d.id,))
 
 
-# --- Verdicts of a page's rows ------------------------------------------------------------------
-# The ONE place lists get their verdicts from. Today each is judged live (about 15 indexed
-# queries per mint, a few per withdrawal), which is why verdict lists are capped at
-# VERDICT_PAGE_SIZE rows. Stored verdicts (issue 15) replace the bodies of these functions;
-# pages and API keep calling them.
+# --- Live verdicts ------------------------------------------------------------------------------
+# Judged now (about 15 indexed queries per mint, a few per withdrawal): for a detail page and
+# for explorer.verdict_store, which stores them. Lists read the stored ones (queries.verdicts).
 
 
 def mint_verdicts(mints) -> list[Provenance]:

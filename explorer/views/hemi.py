@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from explorer import anchoring, provenance
 from explorer.params import BadParameter, parse_address, parse_evm_hash, parse_hex
-from explorer.queries import addresses, blocks, keystones, tokens, trail, transactions, tunnel
+from explorer.queries import addresses, blocks, keystones, tokens, trail, transactions, verdicts
 from explorer.views import live
 from explorer.views.common import not_found, page, page_request
+from explorer.views.tunnel import mint_rows
 from indexer.hemi.models import Keystone
 from indexer.keystone import keystone_number_for
 
@@ -120,9 +121,7 @@ def address_detail(request, address: str):
     token = tokens.get_token(raw)
     req = page_request(request, addresses.TXS)
     txs = addresses.transactions(raw, req)
-    mints = tunnel.mints_to(
-        raw, page_request(request, tunnel.RECIPIENT_MINTS, default=tunnel.VERDICT_PAGE_SIZE, param="mints_cursor")
-    )
+    mints = verdicts.mints_to(raw, page_request(request, verdicts.RECIPIENT_MINTS, param="mints_cursor"))
     if known is None and not txs.items and not mints.items:
         not_found(f"address 0x{raw.hex()} has not been seen on Hemi by this indexer")
     return {
@@ -134,7 +133,7 @@ def address_detail(request, address: str):
             raw, page_request(request, addresses.TRANSFERS, param="transfers_cursor")
         ),
         "balances": addresses.balances(raw, page_request(request, addresses.BALANCES, param="tokens_cursor")),
-        "mint_rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
+        "mint_rows": mint_rows(mints.items),
         "mints": mints,
         "mints_param": "mints_cursor",
     }
@@ -161,12 +160,10 @@ def token_detail(request, address: str):
         "is_hemibtc": tokens.is_hemibtc(token),
     }
     if context["is_hemibtc"]:
-        mints = tunnel.mints(
-            page_request(request, tunnel.MINTS, default=tunnel.VERDICT_PAGE_SIZE, param="mints_cursor")
-        )
+        mints = verdicts.mints(page_request(request, verdicts.MINTS, param="mints_cursor"))
         context["mints"] = mints
         context["mints_param"] = "mints_cursor"
-        context["mint_rows"] = list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True))
+        context["mint_rows"] = mint_rows(mints.items)
     return context
 
 

@@ -10,10 +10,11 @@ from django.views.decorators.http import require_GET
 
 from explorer import evidence, evidence_cache, provenance
 from explorer.params import BadParameter, get_or_404, parse_address, parse_evm_hash
-from explorer.queries import blocks, trail, tunnel
+from explorer.queries import blocks, trail, verdicts
 from explorer.verdicts import FAILED, PENDING
 from explorer.views import live
 from explorer.views.common import bad_request, hemibtc, not_found, page, page_request
+from explorer.views.tunnel import mint_rows
 
 
 def _mint_provenance(tx_hash_hex: str):
@@ -122,10 +123,14 @@ def token_provenance(request, address: str):
 def address_provenance(request, address: str):
     """Where an address's hemiBTC came from: every mint credited to it, 25 per page."""
     holder = parse_address(address)
-    mints = tunnel.mints_to(holder, page_request(request, tunnel.RECIPIENT_MINTS, default=tunnel.VERDICT_PAGE_SIZE))
+    mints = verdicts.mints_to(
+        holder,
+        page_request(request, verdicts.RECIPIENT_MINTS),
+        verdicts.Filter.from_query(request.GET, verdicts.MINT_STAGES),
+    )
     return {
         "title": "hemiBTC minted to",
         "subject": "0x" + holder.hex(),
-        "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
+        "rows": mint_rows(mints.items),
         "mints": mints,
     }

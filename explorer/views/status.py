@@ -3,10 +3,11 @@ and the indexing status page."""
 
 from __future__ import annotations
 
-from explorer.queries import blocks, keystones, status, tunnel
+from explorer.queries import blocks, keystones, status, verdicts
 from explorer.queries.cursor import first_page
 from explorer.views import live
 from explorer.views.common import page
+from explorer.views.tunnel import mint_rows
 from hemiscope import networks
 
 
@@ -16,14 +17,14 @@ def home(request):
     from indexer.models import ChainCursor
 
     cursors = {c.chain: c for c in ChainCursor.objects.all()}
-    mints = tunnel.mints(first_page(tunnel.MINTS, 5))
+    mints = verdicts.mints(first_page(verdicts.MINTS, 5))
     return {
         "network": networks.current(),
         "hemi_cursor": cursors.get("hemi"),
         "bitcoin_cursor": cursors.get("bitcoin"),
         "blocks": blocks.list_blocks(first_page(blocks.LIST, 6)),
         "keystones": keystones.list_keystones(first_page(keystones.LIST, 6)),
-        "rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
+        "rows": mint_rows(mints.items),
         "alerts": keystones.recent_alerts(),
         "indexer_alerts": alerts.active(),
         "integrity": blocks.integrity_summary(),

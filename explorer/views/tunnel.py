@@ -1,34 +1,33 @@
-"""The Bitcoin tunnel: mints with verdicts, deposits not minted, withdrawals - each paged.
+"""The Bitcoin tunnel: mints with their stored verdicts (``?verdict=``, ``?stage=``), deposits
+not minted, withdrawals - each a keyset page read through ``explorer.queries.verdicts``.
 (Its JSON lives in the REST API: ``/api/v1/tunnel/mints|deposits|withdrawals``.)"""
 
 from __future__ import annotations
 
-from explorer import anchoring, tunnel_audit
-from explorer.queries import keystones, tunnel
+from explorer.queries import keystones, verdicts
 from explorer.views import live
 from explorer.views.common import page, page_request
 
 
-def withdrawal_rows(items):
-    return [(w, v.link, v.status) for w, v in zip(items, tunnel.withdrawal_verdicts(items), strict=True)]
+def mint_rows(items):
+    """(mint, stored verdict) pairs for ``explorer/provenance/mint_table.html``."""
+    return [(m, verdicts.verdict_of(m)) for m in items]
 
 
 @page("explorer/tunnel/tunnel.html", "explorer/tunnel/tunnel_body.html")
 def tunnel_page(request):
-    size = tunnel.VERDICT_PAGE_SIZE
-    mints = tunnel.mints(page_request(request, tunnel.MINTS, default=size))
-    unminted = tunnel.unminted_deposits(page_request(request, tunnel.UNMINTED, default=size, param="deposits_cursor"))
-    withdrawals = tunnel.withdrawals(
-        page_request(request, tunnel.WITHDRAWALS, default=size, param="withdrawals_cursor")
+    mints = verdicts.mints(
+        page_request(request, verdicts.MINTS), verdicts.Filter.from_query(request.GET, verdicts.MINT_STAGES)
     )
-    tip = anchoring.bitcoin_tip_height()
+    unminted = verdicts.unminted_deposits(page_request(request, verdicts.UNMINTED, param="deposits_cursor"))
+    withdrawals = verdicts.withdrawals(page_request(request, verdicts.WITHDRAWALS, param="withdrawals_cursor"))
     return {
         "mints": mints,
-        "mint_rows": list(zip(mints.items, tunnel.mint_verdicts(mints.items), strict=True)),
+        "mint_rows": mint_rows(mints.items),
         "unminted": unminted,
-        "unminted_rows": [(d, tunnel_audit.deposit_status(d, tip)) for d in unminted.items],
+        "unminted_rows": [(d, verdicts.verdict_of(d)) for d in unminted.items],
         "withdrawals": withdrawals,
-        "withdrawal_rows": withdrawal_rows(withdrawals.items),
+        "withdrawal_rows": [(w, verdicts.verdict_of(w)) for w in withdrawals.items],
         "alerts": keystones.recent_alerts(),
         # Only the first page follows new rows; a deeper page is a fixed slice of the lists.
         "live": None if _paged(request) else live.region(request, final=False),

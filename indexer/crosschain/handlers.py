@@ -24,8 +24,8 @@ from typing import Any
 from indexer.bitcoin import sync as bitcoin_sync
 from indexer.bitcoin.chain import VAULT_RESCAN
 from indexer.bitcoin.connect import source_for
-from indexer.bitcoin.vaults import record_vault_change
 from indexer.bitcoin.source import BitcoinSource
+from indexer.bitcoin.vaults import record_vault_change
 from indexer.core import work
 from indexer.crosschain.vaults import read_and_register
 from indexer.hemi import tokens_ingest

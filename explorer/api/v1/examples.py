@@ -240,6 +240,13 @@ BTC_TX = _example(
         "payout": None,
     },
 )
+COMPUTED_AT = {
+    "bitcoin_height": 113,
+    "bitcoin_hash": "5b" * 32,
+    "hemi_block": 60,
+    "hemi_hash": "0x" + "6c" * 32,
+    "at": "2023-11-15T16:00:00Z",
+}
 MINT_ITEM = {
     "transaction_hash": TX,
     "log_index": 0,
@@ -253,6 +260,7 @@ MINT_ITEM = {
     "canonical": True,
     "verdict": "verified",
     "reason": None,
+    "computed_at": COMPUTED_AT,
     "finality_stage": "superfinal",
     "provenance": f"/api/v1/provenance/mint/{TX}",
 }
@@ -272,6 +280,8 @@ DEPOSIT_PAGE = _page(
         "recipient": ADDR,
         "verdict": "verified",
         "reason": None,
+        "computed_at": COMPUTED_AT,
+        "stage": "minted",
         "mint_transaction_hash": TX,
     },
     "tunnel/deposits",
@@ -291,6 +301,7 @@ WITHDRAWAL_PAGE = _page(
         "status": "finalized",
         "verdict": "verified",
         "reason": None,
+        "computed_at": COMPUTED_AT,
         "evidence": {"uuid": 3, "vault_index": 0, "withdrawal_index": 3, "payout_txid": BTC, "payout_height": 103},
     },
     "tunnel/withdrawals",

@@ -8,18 +8,33 @@ from rest_framework import serializers
 from explorer.api.v1.fields import BitcoinHashDisplay, EvmAddress, EvmHash, Sats, UnixTime
 from explorer.api.v1.serializers.common import VERDICTS, FinalitySerializer
 from explorer.finality import STAGES
+from explorer.queries.verdicts import DEPOSIT_STAGES, WITHDRAWAL_STAGES
 
 
-def _reason(links) -> str | None:
-    """The first link that is not verified, as "link: reason"."""
-    for link in links:
-        if link.verdict != "verified":
-            return f"{link.name}: {link.reason}"
-    return None
+class ComputedAtSerializer(serializers.Serializer):
+    """Where both chains stood when a stored verdict was computed (all null: not judged yet)."""
+
+    bitcoin_height = serializers.IntegerField(allow_null=True, help_text="The active Bitcoin tip's height.")
+    bitcoin_hash = BitcoinHashDisplay(source="bitcoin_hash_internal", allow_null=True)
+    hemi_block = serializers.IntegerField(source="hemi_number", allow_null=True, help_text="The Hemi cursor.")
+    hemi_hash = EvmHash(allow_null=True)
+    at = serializers.DateTimeField(source="computed_at", allow_null=True)
 
 
-class MintSerializer(serializers.Serializer):
-    """A hemiBTC mint (``DepositConfirmed``) with its provenance verdict. Rows are (mint, verdict)."""
+class StoredVerdictFields(serializers.Serializer):
+    """The stored verdict of a row (``explorer.queries.verdicts``): rows are (subject, verdict)."""
+
+    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
+    reason = serializers.SerializerMethodField(help_text="Why it is not verified; null when verified.")
+    computed_at = ComputedAtSerializer(source="verdict", help_text="The chain positions the verdict was computed at.")
+
+    def get_reason(self, row) -> str | None:
+        return row["verdict"].reason or None
+
+
+class MintSerializer(StoredVerdictFields):
+    """A hemiBTC mint (``DepositConfirmed``) with its stored provenance verdict (all four
+    links; ``reason`` names the first link not verified). Rows are (mint, stored verdict)."""
 
     transaction_hash = EvmHash(source="mint.transaction.hash")
     log_index = serializers.IntegerField(source="mint.log.log_index")
@@ -31,25 +46,20 @@ class MintSerializer(serializers.Serializer):
     deposit_sats = Sats(source="mint.deposit_sats")
     net_sats = Sats(source="mint.net_sats", help_text="Minted: deposit_sats minus the tunnel fee.")
     canonical = serializers.BooleanField(source="mint.canonical")
-    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
-    reason = serializers.SerializerMethodField(help_text="Why it is not verified (first such link).")
-    finality_stage = serializers.SerializerMethodField()
-    provenance = serializers.SerializerMethodField(help_text="Path of the full provenance.")
-
-    def get_reason(self, row) -> str | None:
-        return _reason(row["verdict"].links)
+    finality_stage = serializers.SerializerMethodField(help_text="The mint block's finality stage (`?stage=`).")
+    provenance = serializers.SerializerMethodField(help_text="Path of the full provenance (computed live).")
 
     @extend_schema_field({"type": "string", "enum": list(STAGES), "nullable": True})
     def get_finality_stage(self, row):
-        f = row["verdict"].finality
-        return f.stage if f is not None else None
+        return row["verdict"].stage or None
 
     def get_provenance(self, row) -> str:
         return "/api/v1/provenance/mint/0x" + bytes(row["mint"].transaction.hash).hex()
 
 
-class DepositSerializer(serializers.Serializer):
-    """A Bitcoin tunnel deposit: verified once a canonical mint credits it. Rows are (deposit, verdict)."""
+class DepositSerializer(StoredVerdictFields):
+    """A Bitcoin tunnel deposit: verified once a canonical mint credits it. Rows are (deposit,
+    stored verdict)."""
 
     txid = BitcoinHashDisplay(source="deposit.transaction.txid_internal")
     vout = serializers.IntegerField(source="deposit.vout")
@@ -61,14 +71,17 @@ class DepositSerializer(serializers.Serializer):
     custody_address = serializers.CharField(source="deposit.vault.custody_address")
     value_sats = Sats(source="deposit.value_sats")
     recipient = EvmAddress(source="deposit.recipient", allow_null=True)
-    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
-    reason = serializers.CharField(source="verdict.reason", allow_null=True)
+    stage = serializers.SerializerMethodField(help_text="`?stage=`; null when not judged yet.")
     mint_transaction_hash = EvmHash(source="verdict.mint.transaction.hash", allow_null=True)
 
+    @extend_schema_field({"type": "string", "enum": list(DEPOSIT_STAGES), "nullable": True})
+    def get_stage(self, row):
+        return row["verdict"].stage or None
 
-class WithdrawalSerializer(serializers.Serializer):
+
+class WithdrawalSerializer(StoredVerdictFields):
     """A withdrawal: initiated on Hemi, paid on Bitcoin, finalized (or challenged). Rows are
-    (withdrawal, verdict)."""
+    (withdrawal, stored verdict)."""
 
     uuid = serializers.SerializerMethodField(help_text="uint64 as a decimal string: vault index << 32 | index.")
     transaction_hash = EvmHash(source="withdrawal.transaction.hash")
@@ -79,12 +92,14 @@ class WithdrawalSerializer(serializers.Serializer):
     btc_address = serializers.CharField(source="withdrawal.btc_address")
     withdrawal_sats = Sats(source="withdrawal.withdrawal_sats")
     net_sats = Sats(source="withdrawal.net_sats")
-    status = serializers.ChoiceField(
-        choices=["pending", "paid", "finalized", "challenged", "failed"], source="verdict.status"
+    status = serializers.SerializerMethodField(
+        help_text="The withdrawal's stage (`?stage=`); null when not judged yet."
     )
-    verdict = serializers.ChoiceField(choices=VERDICTS, source="verdict.verdict")
-    reason = serializers.CharField(source="verdict.link.reason", allow_null=True)
-    evidence = serializers.DictField(source="verdict.link.evidence", help_text="What the verdict was judged on.")
+    evidence = serializers.DictField(source="verdict.evidence", help_text="What the verdict was judged on.")
+
+    @extend_schema_field({"type": "string", "enum": list(WITHDRAWAL_STAGES), "nullable": True})
+    def get_status(self, row):
+        return row["verdict"].stage or None
 
     def get_uuid(self, row) -> str:
         return str(int(row["withdrawal"].uuid))

@@ -1,12 +1,12 @@
 """The tunnel with verdicts, and provenance of a mint, block, token or address.
 
-Verdict lists read their verdicts from ``explorer.queries.tunnel.*_verdicts`` (live today, so
-pages are capped at VERDICT_PAGE_SIZE rows; stored verdicts replace those functions only)."""
+Lists read stored verdicts (``explorer.queries.verdicts``): keyset pages of up to 100 rows,
+filtered by ``verdict`` and ``stage``. One mint's provenance is judged live."""
 
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from explorer import provenance
@@ -16,73 +16,81 @@ from explorer.api.v1.serializers import tunnel as s
 from explorer.api.v1.views.base import ADDRESS, BLOCK_NUMBER, ERRORS, LIST_ERRORS, TOKEN, TX_HASH, ReadOnlyApi
 from explorer.api.v1.views.hemi import address_param, token_or_404
 from explorer.params import BadParameter, parse_hex
-from explorer.queries import blocks, tokens, tunnel
+from explorer.queries import blocks, tokens, tunnel, verdicts
 from explorer.queries.cursor import Page
 
-SIZE = tunnel.VERDICT_PAGE_SIZE
-VERDICT_PAGING = paging_parameters(default=SIZE, maximum=SIZE)
+VERDICT_PAGING = paging_parameters()
+FILTERS = ("verdict", "stage")
 
 
-def _refuse_verdict_filter(request) -> None:
-    # Filtering by verdict needs stored verdicts (issue 15); scanning live verdicts row by row
-    # to filter would make a page's cost depend on the table. Say so instead of ignoring it.
-    if "verdict" in request.query_params:
-        raise BadParameter("verdict: filtering by verdict is not available yet (verdicts are computed per page)")
+def filter_parameters(stages: tuple[str, ...], what: str) -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            "verdict",
+            {"type": "string", "enum": list(verdicts.VERDICT_CHOICES)},
+            description=f"Only {what} whose stored verdict is this one (rows not judged yet are left out).",
+        ),
+        OpenApiParameter("stage", {"type": "string", "enum": list(stages)}, description=f"Only {what} at this stage."),
+    ]
+
+
+def rows_of(name: str, items) -> list[dict]:
+    return [{name: row, "verdict": verdicts.verdict_of(row)} for row in items]
 
 
 def mint_page(request, page: Page) -> dict:
-    rows = [{"mint": m, "verdict": v} for m, v in zip(page.items, tunnel.mint_verdicts(page.items), strict=True)]
-    return paged_body(request, s.MintSerializer(rows, many=True).data, page.next_cursor)
+    return paged_body(request, s.MintSerializer(rows_of("mint", page.items), many=True).data, page.next_cursor)
 
 
 class MintViewSet(ReadOnlyApi):
     @extend_schema(
         summary="hemiBTC mints with their provenance verdicts, newest first",
-        parameters=[*VERDICT_PAGING, address_filter("address", "Only mints credited to this recipient.")],
+        parameters=[
+            *VERDICT_PAGING,
+            address_filter("address", "Only mints credited to this recipient."),
+            *filter_parameters(verdicts.MINT_STAGES, "mints"),
+        ],
         responses={200: page_of(s.MintSerializer), **LIST_ERRORS},
         examples=[ex.MINT_PAGE],
     )
     def list(self, request):
-        _refuse_verdict_filter(request)
-        q = self.query(request, "address", paged=True)
+        q = self.query(request, "address", *FILTERS, paged=True)
         recipient = hex_param(q, "address", 20)
+        f = verdicts.Filter.from_query(q, verdicts.MINT_STAGES)
         if recipient is None:
-            page = tunnel.mints(page_request(q, tunnel.MINTS, default=SIZE, maximum=SIZE))
+            page = verdicts.mints(page_request(q, verdicts.MINTS), f)
         else:
-            page = tunnel.mints_to(recipient, page_request(q, tunnel.RECIPIENT_MINTS, default=SIZE, maximum=SIZE))
+            page = verdicts.mints_to(recipient, page_request(q, verdicts.RECIPIENT_MINTS), f)
         return Response(mint_page(request, page))
 
 
 class DepositViewSet(ReadOnlyApi):
     @extend_schema(
         summary="Bitcoin tunnel deposits, newest indexed first, with whether a mint credited them",
-        parameters=VERDICT_PAGING,
+        parameters=[*VERDICT_PAGING, *filter_parameters(verdicts.DEPOSIT_STAGES, "deposits")],
         responses={200: page_of(s.DepositSerializer), **LIST_ERRORS},
         examples=[ex.DEPOSIT_PAGE],
     )
     def list(self, request):
-        _refuse_verdict_filter(request)
-        q = self.query(request, paged=True)
-        page = tunnel.deposits(page_request(q, tunnel.DEPOSITS, default=SIZE, maximum=SIZE))
-        rows = [
-            {"deposit": d, "verdict": v} for d, v in zip(page.items, tunnel.deposit_verdicts(page.items), strict=True)
-        ]
+        q = self.query(request, *FILTERS, paged=True)
+        f = verdicts.Filter.from_query(q, verdicts.DEPOSIT_STAGES)
+        page = verdicts.deposits(page_request(q, verdicts.DEPOSITS), f)
+        rows = rows_of("deposit", page.items)
         return Response(paged_body(request, s.DepositSerializer(rows, many=True).data, page.next_cursor))
 
 
 class WithdrawalViewSet(ReadOnlyApi):
     @extend_schema(
         summary="Withdrawals: initiated on Hemi, paid on Bitcoin, finalized or challenged",
-        parameters=VERDICT_PAGING,
+        parameters=[*VERDICT_PAGING, *filter_parameters(verdicts.WITHDRAWAL_STAGES, "withdrawals")],
         responses={200: page_of(s.WithdrawalSerializer), **LIST_ERRORS},
         examples=[ex.WITHDRAWAL_PAGE],
     )
     def list(self, request):
-        _refuse_verdict_filter(request)
-        q = self.query(request, paged=True)
-        page = tunnel.withdrawals(page_request(q, tunnel.WITHDRAWALS, default=SIZE, maximum=SIZE))
-        verdicts = tunnel.withdrawal_verdicts(page.items)
-        rows = [{"withdrawal": w, "verdict": v} for w, v in zip(page.items, verdicts, strict=True)]
+        q = self.query(request, *FILTERS, paged=True)
+        f = verdicts.Filter.from_query(q, verdicts.WITHDRAWAL_STAGES)
+        page = verdicts.withdrawals(page_request(q, verdicts.WITHDRAWALS), f)
+        rows = rows_of("withdrawal", page.items)
         return Response(paged_body(request, s.WithdrawalSerializer(rows, many=True).data, page.next_cursor))
 
 
@@ -135,8 +143,8 @@ class TokenProvenanceViewSet(ReadOnlyApi):
     def retrieve(self, request, address: str):
         q = self.query(request, paged=True)
         token = token_or_404(address)
-        req = page_request(q, tunnel.MINTS, default=SIZE, maximum=SIZE)
-        page = tunnel.mints(req) if tokens.is_hemibtc(token) else Page([], None)
+        req = page_request(q, verdicts.MINTS)
+        page = verdicts.mints(req) if tokens.is_hemibtc(token) else Page([], None)
         return Response(mint_page(request, page))
 
 
@@ -152,5 +160,5 @@ class AddressProvenanceViewSet(ReadOnlyApi):
     def retrieve(self, request, address: str):
         q = self.query(request, paged=True)
         raw = address_param(address)
-        page = tunnel.mints_to(raw, page_request(q, tunnel.RECIPIENT_MINTS, default=SIZE, maximum=SIZE))
+        page = verdicts.mints_to(raw, page_request(q, verdicts.RECIPIENT_MINTS))
         return Response(mint_page(request, page))
