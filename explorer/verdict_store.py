@@ -251,6 +251,35 @@ def _judge(kind: str, rows: list, hemibtc: bytes | None) -> list[dict]:
     return judge_blocks(rows)
 
 
+def _judge_each(kind: str, rows: list, hemibtc: bytes | None) -> list[dict]:
+    """Judge a batch; if that raises (a bug, or rows no audit rule foresaw), judge row by row
+    and store a row that still raises as pending naming the error, so one bad row neither
+    stops the refresh of the others nor keeps an old verdict looking current."""
+    try:
+        with transaction.atomic():  # a savepoint: a failed query must not poison the batch
+            return _judge(kind, rows, hemibtc)
+    except Exception:
+        log.exception("verdict batch failed; judging row by row", extra={"kind": kind})
+    out = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                out += _judge(kind, [row], hemibtc)
+        except Exception as exc:
+            log.exception("verdict could not be judged", extra={"kind": kind, "id": row.pk})
+            out.append(
+                {
+                    "verdict": PENDING,
+                    "stage": "",
+                    "reason": f"could not be judged ({type(exc).__name__}: {str(exc)[:200]}); an operator must look",
+                    "settled": False,
+                    "depends_bitcoin_height": None,
+                    "depends_hemi_number": None,
+                }
+            )
+    return out
+
+
 def store(kind: str, ids: Iterable[int], *, batch: int = BATCH) -> int:
     """Judge the ``kind`` rows with these ids and upsert their verdicts, ``batch`` rows per short
     transaction. Ids whose row does not exist are skipped. Returns how many were stored."""
@@ -268,7 +297,7 @@ def store(kind: str, ids: Iterable[int], *, batch: int = BATCH) -> int:
             at = Position.now()
             now = timezone.now()
             rows = _subjects(kind, chunk)
-            judged = _judge(kind, rows, hemibtc)
+            judged = _judge_each(kind, rows, hemibtc)
             objs = [
                 model(**{subject: row.pk}, **at.fields(), computed_at=now, **values)
                 for row, values in zip(rows, judged, strict=True)

@@ -1,0 +1,327 @@
+"""Stored verdicts: computed by the audit modules, refreshed from the durable chain.changed work
+every cursor move records, read by the lists with filters, keyset pages and bounded queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from explorer import provenance, verdict_store, withdrawal_audit
+from explorer.models import BlockVerdict, DepositVerdict, MintVerdict, WithdrawalVerdict
+from explorer.queries import tunnel as tunnel_queries
+from explorer.queries import verdicts
+from explorer.verdicts import FAILED, PENDING, VERIFIED
+from indexer.core import cursor as chain_cursor
+from indexer.core import work
+from indexer.core.cursor import CHAIN_CHANGED
+from indexer.models import WorkItem
+from tests.explorer.conftest import h32
+
+
+@pytest.fixture(autouse=True)
+def _hemibtc(monkeypatch, tunnel):
+    from hemiscope import networks
+
+    preset = replace(networks.current(), hemibtc_address="0x" + tunnel.HEMIBTC.hex())
+    monkeypatch.setattr(networks, "current", lambda: preset)
+
+
+@pytest.fixture
+def story(story, chains):
+    """The backed, published deposit story, its Bitcoin blocks scanned (so a missing deposit is
+    a finding, not a wait for indexing)."""
+    from django.utils import timezone
+
+    def build(**kwargs):
+        built = story(**kwargs)
+        chains.btc.BitcoinBlock.objects.update(scanned_at=timezone.now())
+        return built
+
+    return build
+
+
+def backfill() -> None:
+    verdict_store.record_sweep(backfill=True)
+    verdict_store.refresh_all()
+
+
+def assert_stored_agrees_with_live() -> int:
+    """Every mint, deposit, withdrawal and block: the stored verdict is the live one. Returns
+    how many rows were compared."""
+    from indexer.hemi.models import Block, DepositConfirmation, WithdrawalInitiation
+
+    hemibtc = verdict_store._hemibtc()
+    compared = 0
+    for mint in DepositConfirmation.objects.select_related("transaction", "block"):
+        live = provenance.for_mint(mint, hemibtc=hemibtc)
+        stored = MintVerdict.objects.get(pk=mint.pk)
+        assert (stored.verdict, stored.stage, stored.reason) == (
+            live.verdict,
+            live.finality.stage,
+            verdict_store.first_reason(live.links),
+        ), mint.pk
+        compared += 1
+    deposits = list(
+        verdict_store._subjects(verdict_store.DEPOSIT, list(DepositVerdict.objects.values_list("pk", flat=True)))
+    )
+    for d, live in zip(deposits, tunnel_queries.deposit_verdicts(deposits), strict=True):
+        stored = DepositVerdict.objects.get(pk=d.pk)
+        assert stored.verdict == live.verdict and stored.reason == ("" if live.verdict == VERIFIED else live.reason)
+        compared += 1
+    for w in WithdrawalInitiation.objects.select_related("block"):
+        link = withdrawal_audit.audit_withdrawal(w)
+        stored = WithdrawalVerdict.objects.get(pk=w.pk)
+        assert (stored.verdict, stored.stage, stored.reason) == (
+            link.verdict,
+            withdrawal_audit.withdrawal_status(link),
+            link.reason or "",
+        )
+        compared += 1
+    for block in Block.objects.all():
+        live = provenance.for_block(block)
+        stored = BlockVerdict.objects.get(pk=block.pk)
+        assert (stored.verdict, stored.stage, stored.reason) == (
+            live.verdict,
+            live.finality.stage,
+            verdict_store.first_reason(live.links),
+        ), block.number
+        compared += 1
+    return compared
+
+
+def test_a_backfill_stores_what_the_audit_modules_judge_for_every_kind(chains, tunnel, story):
+    hemi, btc, good = story()
+    unbacked = tunnel.mint(hemi[14], h32("no such deposit"))
+    young = tunnel.deposit(btc[115], label="young")
+
+    backfill()
+
+    assert MintVerdict.objects.get(pk=good.pk).verdict == VERIFIED
+    failed = MintVerdict.objects.get(pk=unbacked.pk)
+    assert failed.verdict == FAILED and failed.reason.startswith("Bitcoin lock: unbacked mint")
+    assert failed.bitcoin_height == 115 and failed.hemi_number is None  # no Hemi cursor in this data set
+    assert DepositVerdict.objects.get(pk=young.pk).stage == "confirming"
+    assert BlockVerdict.objects.count() == 31
+    assert assert_stored_agrees_with_live() > 30
+    assert not work.open_items([CHAIN_CHANGED]).exists()
+
+
+def test_withdrawals_are_stored_with_their_status_and_evidence(chains, tunnel, withdrawals):
+    withdrawals.initiate(index=0)
+    withdrawals.pay(index=0)
+    withdrawals.finalize(index=0)
+    withdrawals.initiate(index=1)
+    withdrawals.initiate(index=2)
+    withdrawals.challenge(index=2)
+    backfill()
+    stages = dict(WithdrawalVerdict.objects.values_list("withdrawal__uuid", "stage"))
+    assert stages == {0: "finalized", 1: "pending", 2: "challenged"}
+    assert WithdrawalVerdict.objects.get(withdrawal__uuid=0).evidence["payout_height"] == 103
+    assert assert_stored_agrees_with_live()
+    # A payout appearing later in a new Bitcoin block re-judges the challenged withdrawal.
+    withdrawals.pay(index=2, height=108)
+    verdict_store.refresh({"chain": "bitcoin", "from_height": 108, "height": 110})
+    assert WithdrawalVerdict.objects.get(withdrawal__uuid=2).reason.startswith("paid on Bitcoin AND challenged")
+
+
+def test_the_migration_records_a_backfill_only_on_a_database_with_indexed_rows(chains):
+    from django.apps import apps
+
+    backfill_migration = __import__("explorer.migrations.0001_stored_verdicts", fromlist=["record_backfill"])
+    backfill_migration.record_backfill(apps, None)
+    assert not WorkItem.objects.filter(kind=CHAIN_CHANGED).exists()
+    chains.hemi_chain(2)
+    backfill_migration.record_backfill(apps, None)
+    (item,) = WorkItem.objects.filter(kind=CHAIN_CHANGED)
+    assert item.payload["sweep"] == "backfill" and item.state == WorkItem.PENDING
+
+
+def test_every_cursor_move_records_the_lowest_changed_height():
+    chain_cursor.advance("bitcoin", None, (100, h32("b100")))
+    chain_cursor.advance("bitcoin", (100, h32("b100")), (103, h32("b103")))
+    assert not chain_cursor.advance("bitcoin", (100, h32("b100")), (104, h32("b104")))  # lost the CAS
+    chain_cursor.advance("bitcoin", (103, h32("b103")), (101, h32("b101")))  # a reorg's rewind
+    chain_cursor.reset("bitcoin", (101, h32("other-101")))
+    payloads = [i.payload for i in WorkItem.objects.filter(kind=CHAIN_CHANGED).order_by("id")]
+    assert [(p["from_height"], p["height"]) for p in payloads] == [(100, 100), (101, 103), (102, 101), (101, 101)]
+
+
+def _judged(monkeypatch) -> dict[str, set]:
+    seen: dict[str, set] = {k: set() for k in verdict_store.KINDS}
+    real = verdict_store.store
+
+    def spy(kind, ids, **kw):
+        ids = set(ids)
+        seen[kind] |= ids
+        return real(kind, ids, **kw)
+
+    monkeypatch.setattr(verdict_store, "store", spy)
+    return seen
+
+
+def test_a_new_bitcoin_block_rejudges_only_unsettled_rows(chains, tunnel, story, monkeypatch):
+    hemi, btc, good = story()
+    settled_mints = [tunnel.mint(hemi[1 + i], tunnel.deposit(btc[101], label=f"s{i}").transaction.txid_internal)
+                     for i in range(8)]  # fmt: skip
+    backfill()
+    assert MintVerdict.objects.filter(settled=False).count() == 0  # superfinal and judged: settled
+    young = tunnel.deposit(btc[115], label="young")
+    backfill()
+    assert not DepositVerdict.objects.get(pk=young.pk).settled
+
+    chain_cursor.advance("bitcoin", None, (115, bytes(btc[115].hash_internal)))
+    verdict_store.refresh_all()
+    judged = _judged(monkeypatch)
+    new = chains.btc_chain(116, start=116)[116]  # one new block on top (an unlinked row is enough here)
+    chain_cursor.advance("bitcoin", (115, bytes(btc[115].hash_internal)), (116, bytes(new.hash_internal)))
+    verdict_store.refresh_all()
+
+    assert judged["deposit"] == {young.pk}  # the young deposit only: everything else is settled
+    assert judged["mint"].isdisjoint({m.pk for m in settled_mints} | {good.pk})
+    assert not judged["withdrawal"]
+
+
+def test_duplicate_delivery_of_a_change_judges_the_same_rows_to_the_same_verdicts(chains, tunnel, story):
+    hemi, _btc, _ = story()
+    tunnel.mint(hemi[14], h32("missing"))
+    backfill()
+    before = list(MintVerdict.objects.order_by("pk").values_list("pk", "verdict", "stage", "reason"))
+    payload = {"chain": "hemi", "from_height": 0, "height": 30}
+    verdict_store.refresh(payload)
+    verdict_store.refresh(payload)  # the same change delivered twice
+    assert list(MintVerdict.objects.order_by("pk").values_list("pk", "verdict", "stage", "reason")) == before
+
+
+def test_a_bitcoin_reorg_below_a_deposit_flips_its_mint_without_a_page_view(chains, tunnel, story):
+    _hemi, btc, mint = story()
+    backfill()
+    assert MintVerdict.objects.get(pk=mint.pk).verdict == VERIFIED
+    # The deposit's block (101) is orphaned: the indexer marks it (dropping first publications
+    # that pointed into the orphaned blocks) and rewinds its cursor.
+    chains.btc.BitcoinBlock.objects.filter(height__gte=101).update(in_active_chain=False)
+    chains.btc.KeystoneFirstPublication.objects.all().delete()
+    chain_cursor.advance("bitcoin", None, (115, bytes(btc[115].hash_internal)))
+    chain_cursor.advance("bitcoin", (115, bytes(btc[115].hash_internal)), (100, bytes(btc[100].hash_internal)))
+    verdict_store.refresh_all()
+    stored = MintVerdict.objects.get(pk=mint.pk)
+    assert stored.verdict == FAILED and "orphaned" in stored.reason
+    assert stored.bitcoin_height == 100
+    assert assert_stored_agrees_with_live()
+
+
+def test_a_vault_rescan_change_rejudges_the_vaults_unbacked_mints(chains, tunnel, story):
+    from indexer.bitcoin.vaults import record_vault_change
+
+    hemi, btc, _ = story()
+    late = tunnel.mint(hemi[14], h32("found-late"))
+    backfill()
+    assert MintVerdict.objects.get(pk=late.pk).verdict == FAILED
+    tx = tunnel.deposit(btc[102], label="found-late")  # what a rescan of block 102 would find
+    assert bytes(tx.transaction.txid_internal) == h32("found-late")
+    record_vault_change(tunnel.VAULT)
+    verdict_store.refresh_all()
+    assert (
+        MintVerdict.objects.get(pk=late.pk).reason != ""
+        and "unbacked" not in MintVerdict.objects.get(pk=late.pk).reason
+    )
+    assert assert_stored_agrees_with_live()
+
+
+def test_an_unjudged_row_reads_pending_and_is_left_out_of_verdict_filters(chains, tunnel, story):
+    story()
+    page = verdicts.mints(verdicts.PageRequest(verdicts.MINTS, None, 25))
+    assert verdicts.verdict_of(page.items[0]).verdict == PENDING
+    assert verdicts.verdict_of(page.items[0]).reason == verdicts.NOT_JUDGED
+    assert not verdicts.mints(verdicts.PageRequest(verdicts.MINTS, None, 25), verdicts.Filter(PENDING)).items
+
+
+def _mints_with(tunnel, hemi, btc, n: int, *, backed: bool) -> list:
+    out = []
+    for i in range(n):
+        txid = tunnel.deposit(btc[101], label=f"m{backed}{i}").transaction.txid_internal if backed else h32(f"x{i}")
+        out.append(tunnel.mint(hemi[1 + i % 20], txid))
+    return out
+
+
+def test_api_lists_filter_by_verdict_and_stage_newest_first(client, chains, tunnel, story):
+    hemi, btc, good = story()
+    bad = _mints_with(tunnel, hemi, btc, 3, backed=False)
+    backfill()
+    body = client.get("/api/v1/tunnel/mints?verdict=failed").json()
+    assert [i["transaction_hash"] for i in body["items"]] == ["0x" + bytes(m.transaction.hash).hex() for m in bad[::-1]]
+    assert all(i["verdict"] == "failed" and i["reason"].startswith("Bitcoin lock") for i in body["items"])
+    verified = client.get("/api/v1/tunnel/mints?verdict=verified").json()["items"]
+    assert [i["transaction_hash"] for i in verified] == ["0x" + bytes(good.transaction.hash).hex()]
+    assert verified[0]["computed_at"]["bitcoin_height"] == 115
+    assert client.get("/api/v1/tunnel/mints?stage=superfinal").json()["items"]
+    assert client.get("/api/v1/tunnel/deposits?verdict=verified&stage=minted").json()["items"]
+    assert client.get("/api/v1/tunnel/withdrawals?verdict=pending").json()["items"] == []
+    for bad_query in ("verdict=ok", "stage=minted"):
+        r = client.get("/api/v1/tunnel/mints?" + bad_query)
+        assert r.status_code == 400 and r.json()["error"].startswith(bad_query.split("=")[0])
+
+
+def _walk(client, url: str, row_pattern: str, param: str = "cursor") -> tuple[list[str], int]:
+    rows, pages, link = [], 0, url
+    while link:
+        html = client.get(link).content.decode()
+        assert "<html" in html
+        rows += re.findall(row_pattern, html)
+        pages += 1
+        nxt = re.search(rf'rel="next" href="([^"#]*[?&]{param}=[^"#]+)', html)
+        link = nxt.group(1).replace("&amp;", "&") if nxt else None
+    return rows, pages
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/tunnel", "cursor"),
+        ("/token/0x" + "aa" * 20, "mints_cursor"),
+        ("/address/0x" + "c0" * 20, "mints_cursor"),
+        ("/provenance/address/0x" + "c0" * 20, "cursor"),
+    ],
+)
+def test_pages_list_every_mint_with_stored_verdicts_in_bounded_queries(
+    client, chains, tunnel, story, path, param, django_assert_max_num_queries
+):
+    hemi, btc, _ = story()
+    mints = _mints_with(tunnel, hemi, btc, 60, backed=True) + _mints_with(tunnel, hemi, btc, 10, backed=False)
+    backfill()
+    with django_assert_max_num_queries(40):  # the same at any page size: no per-row verdict work
+        first = client.get(path)
+    assert first.status_code == 200
+    rows, pages = _walk(client, path, r'href="/provenance/mint/(0x[0-9a-f]{64})"', param)
+    expected = ["0x" + bytes(m.transaction.hash).hex() for m in sorted([*mints, _], key=lambda m: -m.pk)]
+    assert pages >= 3 and rows == expected  # every mint, once, newest first: no row cap
+
+
+def test_a_page_costs_the_same_queries_at_two_table_sizes(client, chains, tunnel, story):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    hemi, btc, _ = story()
+    _mints_with(tunnel, hemi, btc, 30, backed=True)
+    backfill()
+    urls = [
+        "/tunnel",
+        "/tunnel?verdict=verified",
+        "/token/0x" + "aa" * 20,
+        "/address/0x" + "c0" * 20,
+        "/api/v1/tunnel/mints?limit=100",
+        "/api/v1/tunnel/deposits?limit=100",
+        "/api/v1/tunnel/withdrawals?verdict=failed",
+    ]
+
+    def count(url):
+        with CaptureQueriesContext(connection) as q:
+            assert client.get(url).status_code == 200
+        return len(q)
+
+    small = {u: count(u) for u in urls}
+    _mints_with(tunnel, hemi, btc, 120, backed=False)
+    backfill()
+    assert {u: count(u) for u in urls} == small
+    assert all(n <= 30 for n in small.values()), small
