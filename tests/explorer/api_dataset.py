@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tests.explorer.conftest import h32
+from tests.explorer.conftest import h32, store_verdicts
 
 
 @dataclass
@@ -45,6 +45,7 @@ def build(chains, tunnel, rows: int = 5) -> Dataset:
         )
     for _ in range(rows):
         add_rows(d, hemi[12], btc[101])
+    store_verdicts()
     return d
 
 
@@ -86,6 +87,7 @@ def grow(d: Dataset) -> None:
     add_rows(d, d.hemi[n], d.btc[h])
     d.chains.publish(d.btc[h], d.chains.keystone_of(d.hemi[50]).abbreviate(), tx_index=7, first=False)
     d.next_hemi, d.next_btc = n + 1, h + 1
+    store_verdicts()  # the new rows judged, as the worker would after these blocks
 
 
 def lists(d: Dataset) -> list[tuple[str, object, bool]]:

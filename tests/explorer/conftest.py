@@ -15,6 +15,15 @@ def h32(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
+def store_verdicts() -> None:
+    """What the verdict worker does for rows these builders write directly (no cursor moves):
+    a sweep judging every row without a stored verdict, drained here."""
+    from explorer import verdict_store
+
+    verdict_store.record_sweep()
+    verdict_store.refresh_all()
+
+
 class ChainBuilder:
     def __init__(self):
         from indexer.bitcoin import models as btc

@@ -7,10 +7,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.explorer.conftest import store_verdicts
+
 
 @pytest.fixture
 def minted(story):
-    return story()
+    built = story()
+    store_verdicts()
+    return built
 
 
 @pytest.fixture(autouse=True)

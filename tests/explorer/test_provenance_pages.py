@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from tests.explorer.conftest import store_verdicts
+
 
 def test_the_mint_page_shows_every_link_verified_and_superfinal(tunnel, client, story):
     *_, mint = story()
@@ -43,6 +45,7 @@ def test_an_unknown_mint_is_a_404(client, db):
 
 def test_block_token_and_address_pages_list_the_mint(tunnel, client, story):
     *_, mint = story()
+    store_verdicts()
     tx = bytes(mint.transaction.hash).hex()
     assert tx in client.get("/provenance/block/12").content.decode()
     # A token's mints moved to its token page (tests/explorer/test_hemi_pages.py); old links redirect.

@@ -4,6 +4,7 @@ import pytest
 
 from explorer.verdicts import FAILED, PENDING, VERIFIED
 from explorer.withdrawal_audit import audit_withdrawal, split_uuid, withdrawal_status
+from tests.explorer.conftest import store_verdicts
 
 
 def test_uuid_is_vault_index_and_withdrawal_index():
@@ -83,6 +84,7 @@ def test_the_tunnel_page_lists_mints_unminted_deposits_and_withdrawals(withdrawa
     w = withdrawals.initiate()
     withdrawals.pay()
     lonely = tunnel.deposit(withdrawals.btc[108], label="never-minted")
+    store_verdicts()
     html = client.get("/tunnel").content.decode()
     assert "Bitcoin tunnel" in html
     assert lonely.transaction.txid_display[:15] in html and "waiting for 4 confirmations" in html

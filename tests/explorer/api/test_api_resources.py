@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.explorer.conftest import store_verdicts
+
 
 @pytest.fixture(autouse=True)
 def _hemibtc(monkeypatch, tunnel):
@@ -19,7 +21,9 @@ def _hemibtc(monkeypatch, tunnel):
 
 @pytest.fixture
 def minted(story):
-    return story()
+    built = story()
+    store_verdicts()
+    return built
 
 
 def get(client, url, status=200, **headers):
@@ -130,6 +134,7 @@ def test_tunnel_lists_and_provenance(client, minted, tunnel, chains):
         btc_address="RAxgMnwsw5ikxfXoDekC6DDD5ppygc76AP", btc_address_hash=b"\x00" * 32, withdrawal_sats=10_000_000,
         net_sats=9_990_000, uuid=3,
     )  # fmt: skip
+    store_verdicts()
     w = get(client, "/api/v1/tunnel/withdrawals")["items"][0]
     assert w["uuid"] == "3" and w["status"] == "pending" and w["verdict"] == "pending"
     p = get(client, f"/api/v1/provenance/mint/{tx_hash}")
@@ -174,7 +179,7 @@ def test_status_reports_cursors_node_tips_and_lag(client, db, monkeypatch):
         ("/api/v1/blocks?cursor=nope", "cursor"),
         ("/api/v1/blocks?limit=0", "limit"),
         ("/api/v1/blocks?limit=101", "limit"),
-        ("/api/v1/tunnel/mints?limit=26", "limit"),
+        ("/api/v1/tunnel/mints?limit=101", "limit"),
         ("/api/v1/blocks?from_block=-1", "from_block"),
         ("/api/v1/blocks?from_block=9&to_block=3", "from_block"),
         ("/api/v1/blocks?from_time=yesterday", "from_time"),
@@ -185,7 +190,7 @@ def test_status_reports_cursors_node_tips_and_lag(client, db, monkeypatch):
         ("/api/v1/addresses/0xzz", "address"),
         ("/api/v1/keystones/abc", "ident"),
         ("/api/v1/bitcoin/transactions/12", "txid"),
-        ("/api/v1/tunnel/withdrawals?verdict=failed", "verdict"),
+        ("/api/v1/tunnel/withdrawals?verdict=failing", "verdict"),
         ("/api/v1/tunnel/mints?address=0x12", "address"),
         ("/api/v1/search?q=0x1234", "q"),
         ("/api/v1/search", "q"),
