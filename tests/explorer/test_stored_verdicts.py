@@ -8,9 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from explorer import provenance, verdict_store, withdrawal_audit
+from explorer import verdict_store
 from explorer.models import BlockVerdict, DepositVerdict, MintVerdict, WithdrawalVerdict
-from explorer.queries import tunnel as tunnel_queries
 from explorer.queries import verdicts
 from explorer.verdicts import FAILED, PENDING, VERIFIED
 from indexer.core import cursor as chain_cursor
@@ -18,6 +17,7 @@ from indexer.core import work
 from indexer.core.cursor import CHAIN_CHANGED
 from indexer.models import WorkItem
 from tests.explorer.conftest import h32
+from tests.explorer.verdict_checks import assert_stored_agrees_with_live
 
 
 @pytest.fixture(autouse=True)
@@ -45,50 +45,6 @@ def story(story, chains):
 def backfill() -> None:
     verdict_store.record_sweep(backfill=True)
     verdict_store.refresh_all()
-
-
-def assert_stored_agrees_with_live() -> int:
-    """Every mint, deposit, withdrawal and block: the stored verdict is the live one. Returns
-    how many rows were compared."""
-    from indexer.hemi.models import Block, DepositConfirmation, WithdrawalInitiation
-
-    hemibtc = verdict_store._hemibtc()
-    compared = 0
-    for mint in DepositConfirmation.objects.select_related("transaction", "block"):
-        live = provenance.for_mint(mint, hemibtc=hemibtc)
-        stored = MintVerdict.objects.get(pk=mint.pk)
-        assert (stored.verdict, stored.stage, stored.reason) == (
-            live.verdict,
-            live.finality.stage,
-            verdict_store.first_reason(live.links),
-        ), mint.pk
-        compared += 1
-    deposits = list(
-        verdict_store._subjects(verdict_store.DEPOSIT, list(DepositVerdict.objects.values_list("pk", flat=True)))
-    )
-    for d, live in zip(deposits, tunnel_queries.deposit_verdicts(deposits), strict=True):
-        stored = DepositVerdict.objects.get(pk=d.pk)
-        assert stored.verdict == live.verdict and stored.reason == ("" if live.verdict == VERIFIED else live.reason)
-        compared += 1
-    for w in WithdrawalInitiation.objects.select_related("block"):
-        link = withdrawal_audit.audit_withdrawal(w)
-        stored = WithdrawalVerdict.objects.get(pk=w.pk)
-        assert (stored.verdict, stored.stage, stored.reason) == (
-            link.verdict,
-            withdrawal_audit.withdrawal_status(link),
-            link.reason or "",
-        )
-        compared += 1
-    for block in Block.objects.all():
-        live = provenance.for_block(block)
-        stored = BlockVerdict.objects.get(pk=block.pk)
-        assert (stored.verdict, stored.stage, stored.reason) == (
-            live.verdict,
-            live.finality.stage,
-            verdict_store.first_reason(live.links),
-        ), block.number
-        compared += 1
-    return compared
 
 
 def test_a_backfill_stores_what_the_audit_modules_judge_for_every_kind(chains, tunnel, story):

@@ -9,11 +9,12 @@ import time
 import pytest
 from django.db import connection
 
-from devnet.scenarios import alt_keystone, btc_reorg, treasury_lock, unbacked_mint, withdrawal
+from devnet.scenarios import alt_keystone, btc_reorg, hemi_reorg, treasury_lock, unbacked_mint, withdrawal
 from explorer import anchoring, evidence, provenance, tunnel_audit, withdrawal_audit
-from explorer.verdicts import FAILED, VERIFIED
+from explorer.verdicts import FAILED, PENDING, VERIFIED
 from explorer.verify import verify_bytes
 from indexer.models import ChainCursor
+from tests.explorer.verdict_checks import assert_stored_agrees_with_live
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -23,8 +24,9 @@ def index_both_chains(devnet, *, timeout: float = 240, queue: str | None = None)
 
     Vault custody scripts arrive through durable work items (custody read -> registration ->
     rescan) that the worker's drain task runs (beat sends it in production; here each round
-    does), so "caught up" means both cursors at the node tips and no work left. ``queue``: the
-    workers to send to (the fault suite's own, or the default).
+    does), so "caught up" means both cursors at the node tips and no work left - stored
+    verdicts refreshed from every chain change included. ``queue``: the workers to send to (the
+    fault suite's own, or the default).
     """
     from indexer.bitcoin.models import VaultScript
     from indexer.bitcoin.tasks import follow_tip as btc_follow
@@ -55,6 +57,16 @@ def mint_row(tx_hash: str):
     return provenance.mints_in_transaction(bytes.fromhex(tx_hash.removeprefix("0x"))).first()
 
 
+def listed(client, url: str) -> list[dict]:
+    """Every item of an API list, following ``next``."""
+    items, link = [], url
+    while link:
+        body = client.get(link).json()
+        items += body["items"]
+        link = body["next"]
+    return items
+
+
 def test_a_treasury_lock_is_verified_superfinal_and_provable_offline(devnet, celery_worker_process, client):
     summary = treasury_lock.run(devnet.net)
     index_both_chains(devnet)
@@ -71,6 +83,7 @@ def test_a_treasury_lock_is_verified_superfinal_and_provable_offline(devnet, cel
     ], [link.reason for link in p.links]
     assert p.finality.superfinal and p.finality.keystone_number == summary["keystone_number"]
     assert p.finality.publication_height == summary["pop_publication_height"]
+    assert assert_stored_agrees_with_live() > 0  # stored by the worker, with no page view
 
     page = client.get(f"/provenance/mint/{summary['mint_tx_hash']}").content.decode()
     assert 'Overall: <strong class="verdict-verified">verified</strong>' in page and "superfinal" in page
@@ -84,10 +97,16 @@ def test_a_treasury_lock_is_verified_superfinal_and_provable_offline(devnet, cel
     assert not verify_bytes(bytes(tampered))[-1].ok
 
 
-def test_unbacked_mints_and_alternate_keystones_are_caught(devnet, celery_worker_process):
+def test_unbacked_mints_and_alternate_keystones_are_caught(devnet, celery_worker_process, client):
+    lock = treasury_lock.run(devnet.net)  # a backed mint beside them (tests run in any order)
     unbacked = unbacked_mint.run(devnet.net)
     alt = alt_keystone.run(devnet.net)
     index_both_chains(devnet)
+    assert_stored_agrees_with_live()
+    failed = {i["transaction_hash"] for i in listed(client, "/api/v1/tunnel/mints?verdict=failed&limit=100")}
+    assert {m["mint_tx_hash"].lower() for m in unbacked["mints"]} <= failed
+    verified = {i["transaction_hash"] for i in listed(client, "/api/v1/tunnel/mints?verdict=verified&limit=100")}
+    assert lock["mint_tx_hash"].lower() in verified and not verified & failed
 
     for m in unbacked["mints"]:
         row = mint_row(m["mint_tx_hash"])
@@ -106,19 +125,29 @@ def test_unbacked_mints_and_alternate_keystones_are_caught(devnet, celery_worker
 
 
 def test_a_bitcoin_reorg_orphans_the_deposit_and_its_publication(devnet, celery_worker_process, monkeypatch):
+    from explorer.models import DepositVerdict
     from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication, TunnelDeposit
     from indexer.bitcoin.tasks import follow_tip as btc_follow
+    from indexer.crosschain.tasks import drain_work
 
     index_both_chains(devnet)  # vault known, cursors at the tips
     build_block_on = btc_reorg.build_block_on
     indexed_before_reorg = []
+    before_reorg: list[tuple[str, int]] = []  # the newest deposit's stored verdict before the reorg
 
     def index_then_build(*args, **kwargs):
         # The scenario has mined the branch holding the deposit and the PoP publication and is
-        # about to build the longer side chain: let the indexer see the soon-orphaned branch.
+        # about to build the longer side chain: let the indexer see the soon-orphaned branch,
+        # and the worker store the deposit's verdict on it.
         if not indexed_before_reorg:
             btc_follow.delay().get(timeout=120)
+            drain_work.delay().get(timeout=120)
             indexed_before_reorg.append(BitcoinBlock.objects.filter(in_active_chain=True).count())
+            before_reorg.extend(
+                DepositVerdict.objects.filter(deposit__block__in_active_chain=True)
+                .order_by("-deposit_id")
+                .values_list("verdict", "bitcoin_height")[:1]
+            )
         return build_block_on(*args, **kwargs)
 
     monkeypatch.setattr(btc_reorg, "build_block_on", index_then_build)
@@ -138,6 +167,12 @@ def test_a_bitcoin_reorg_orphans_the_deposit_and_its_publication(devnet, celery_
     assert not deposit.block.in_active_chain
     check = tunnel_audit.deposit_status(deposit, anchoring.bitcoin_tip_height())
     assert check.verdict == FAILED and "orphaned" in check.detail
+    # The stored verdict flipped from pending (judged on the branch the reorg orphaned) to
+    # failed by the worker alone, from the chain.changed item the reorg's rewind recorded.
+    assert before_reorg[0][0] == PENDING, before_reorg
+    stored = DepositVerdict.objects.get(pk=deposit.pk)
+    assert (stored.verdict, stored.stage) == (FAILED, "orphaned") and stored.bitcoin_height > before_reorg[0][1]
+    assert_stored_agrees_with_live()
 
 
 def test_a_withdrawal_is_seen_paid_on_bitcoin_and_finalized(devnet, celery_worker_process):
@@ -153,6 +188,7 @@ def test_a_withdrawal_is_seen_paid_on_bitcoin_and_finalized(devnet, celery_worke
     assert withdrawal_audit.withdrawal_status(link) == "finalized"
     assert link.evidence["payout_txid"] == summary["payout_txid"]
     assert link.evidence["finalize_tx"] == summary["finalize_tx_hash"]
+    assert_stored_agrees_with_live()
 
 
 def test_status_and_healthz_follow_a_real_worker(devnet, celery_worker_process, client, settings):
@@ -260,3 +296,26 @@ def test_verdicts_stay_right_through_a_killed_worker_dropped_connections_and_a_l
     assert all(r.ok for r in verify_bytes(evidence.export_bytes(mint)))
     assert_bitcoin_whole()
     assert_hemi_whole()
+
+
+def test_stored_verdicts_agree_with_live_after_a_hemi_reorg(devnet, celery_worker_process, monkeypatch):
+    from explorer.models import BlockVerdict
+    from indexer.crosschain.tasks import drain_work
+    from indexer.hemi.tasks import follow_tip as hemi_follow
+
+    index_both_chains(devnet)
+    build_keystone_at = hemi_reorg.build_keystone_at
+
+    def index_then_build(*args, **kwargs):
+        # Branch A has reached its target and is about to be reverted: index it (and store
+        # its verdicts), so the reorg orphans rows we judged.
+        hemi_follow.delay().get(timeout=120)
+        drain_work.delay().get(timeout=120)
+        return build_keystone_at(*args, **kwargs)
+
+    monkeypatch.setattr(hemi_reorg, "build_keystone_at", index_then_build)
+    summary = hemi_reorg.run(devnet.net)
+    index_both_chains(devnet)
+    orphaned = BlockVerdict.objects.filter(block__canonical=False)
+    assert orphaned.exists() and set(orphaned.values_list("verdict", flat=True)) == {FAILED}, summary
+    assert_stored_agrees_with_live()
