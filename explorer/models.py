@@ -29,6 +29,10 @@ class StoredVerdict(models.Model):
     # True when only a change to a row the verdict was judged on can alter it (a reorg at or
     # below depends_*, a matching txid, vault or withdrawal): it is then skipped on new blocks.
     settled = models.BooleanField()
+    # True when, unsettled, it waits only for Bitcoin blocks (a found publication to deepen, a
+    # deposit to confirm): a new Hemi block cannot move it, so Hemi changes skip it (a reorg
+    # still reaches it through depends_hemi_number, a crediting mint through its txid).
+    waiting_for_bitcoin = models.BooleanField(default=False)
     # Computed at: the active Bitcoin tip and the Hemi cursor the computation saw.
     bitcoin_height = models.IntegerField(null=True)
     bitcoin_hash_internal = models.BinaryField(max_length=32, null=True)

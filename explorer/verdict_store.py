@@ -11,6 +11,7 @@ duplicate delivery only recomputes the same rows again.
 What one item recomputes - only rows whose inputs may have changed:
 
 1. every *unsettled* row (pending, or not superfinal yet: its confirmations move with the tip);
+   for a Hemi change, not those that wait only for Bitcoin blocks (``waiting_for_bitcoin``);
 2. Bitcoin from height H: rows judged on a Bitcoin block at or above H (``depends_*``), rows
    computed on a tip higher than the tip now (a reorg to a shorter chain), deposits and
    payouts at or above H (new or orphaned) and the mints and withdrawals they match;
@@ -120,14 +121,24 @@ def judge_mint(mint: DepositConfirmation, hemibtc: bytes | None) -> dict:
     p = provenance.for_mint(mint, hemibtc=hemibtc)
     f = p.finality
     lock = p.links[0]
+    settled = p.verdict != PENDING and f.superfinal
     return {
         "verdict": p.verdict,
         "stage": f.stage,
         "reason": first_reason(p.links),
-        "settled": p.verdict != PENDING and f.superfinal,
+        "settled": settled,
+        "waiting_for_bitcoin": not settled and _only_anchoring_waits(p.links, f),
         "depends_bitcoin_height": _max(lock.evidence.get("deposit_height"), f.publication_height),
         "depends_hemi_number": _max(mint.block.number, f.keystone_number, f.anchoring_keystone_number),
     }
+
+
+def _only_anchoring_waits(links: list[Link], f) -> bool:
+    """Everything verified but the anchoring, whose publication is found: only Bitcoin blocks
+    on top of it can move the verdict on."""
+    return f.publication_height is not None and all(
+        link.verdict == VERIFIED for link in links if link.name != "Bitcoin anchoring"
+    )
 
 
 def deposit_stage(verdict: str, detail: str | None) -> str:
@@ -156,6 +167,9 @@ def judge_deposits(rows: list[TunnelDeposit]) -> list[dict]:
                 "stage": deposit_stage(v.verdict, v.reason),
                 "reason": "" if verified else (v.reason or ""),
                 "settled": v.verdict != PENDING,
+                # Pending deposits wait for confirmations and a crediting mint, which the Hemi
+                # plan finds by txid: no Hemi change needs to re-judge them otherwise.
+                "waiting_for_bitcoin": v.verdict == PENDING,
                 "mint_id": v.mint.pk if v.mint is not None else None,
                 "depends_bitcoin_height": d.block.height,
                 "depends_hemi_number": v.mint.block.number if v.mint is not None else None,
@@ -191,12 +205,14 @@ def judge_blocks(blocks: list[Block]) -> list[dict]:
         anchor, f = anchors[period]
         links = [provenance.hemi_block_link(block), anchor]
         verdict = overall(links)
+        settled = verdict != PENDING and f.superfinal
         out.append(
             {
                 "verdict": verdict,
                 "stage": f.stage,
                 "reason": first_reason(links),
-                "settled": verdict != PENDING and f.superfinal,
+                "settled": settled,
+                "waiting_for_bitcoin": not settled and _only_anchoring_waits(links, f),
                 "depends_bitcoin_height": f.publication_height,
                 "depends_hemi_number": _max(block.number, f.keystone_number, f.anchoring_keystone_number),
             }
@@ -212,6 +228,7 @@ _FIELDS = [
     "stage",
     "reason",
     "settled",
+    "waiting_for_bitcoin",
     "bitcoin_height",
     "bitcoin_hash_internal",
     "hemi_number",
@@ -339,10 +356,14 @@ def _ids(qs, field: str = "pk") -> list[int]:
     return list(qs.values_list(field, flat=True))
 
 
-def plan_unsettled(plan: Plan) -> None:
+def plan_unsettled(plan: Plan, *, hemi_change: bool = False) -> None:
+    """Unsettled rows; for a Hemi change, not those waiting only for Bitcoin blocks."""
     for kind in KINDS:
         model = _MODELS[kind]
-        plan.add(kind, _ids(model.objects.filter(settled=False), _SUBJECT_FIELD[kind]))
+        qs = model.objects.filter(settled=False)
+        if hemi_change:
+            qs = qs.filter(waiting_for_bitcoin=False)
+        plan.add(kind, _ids(qs, _SUBJECT_FIELD[kind]))
 
 
 def _mints_by_txid(txids: Iterable[bytes]) -> list[int]:
@@ -444,7 +465,7 @@ def refresh(payload: dict) -> work.Continue | None:
         _forget_done_items()
         return None
     plan = Plan.empty()
-    plan_unsettled(plan)
+    plan_unsettled(plan, hemi_change=payload.get("chain") == "hemi")
     if "vault" in payload:
         plan_vault(plan, bytes.fromhex(str(payload["vault"]).removeprefix("0x")))
     elif payload.get("chain") == "bitcoin":

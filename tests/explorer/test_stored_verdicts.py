@@ -281,3 +281,20 @@ def test_a_page_costs_the_same_queries_at_two_table_sizes(client, chains, tunnel
     backfill()
     assert {u: count(u) for u in urls} == small
     assert all(n <= 30 for n in small.values()), small
+
+
+def test_a_row_waiting_only_for_bitcoin_blocks_is_skipped_by_hemi_changes(chains, tunnel, story, monkeypatch):
+    _hemi, _btc, mint = story(btc_tip=110)  # published at 105: 5 confirmations, not superfinal yet
+    backfill()
+    stored = MintVerdict.objects.get(pk=mint.pk)
+    assert (stored.verdict, stored.stage, stored.settled, stored.waiting_for_bitcoin) == (
+        PENDING,
+        "confirming",
+        False,
+        True,
+    )
+    judged = _judged(monkeypatch)
+    verdict_store.refresh({"chain": "hemi", "from_height": 31, "height": 31})
+    assert mint.pk not in judged["mint"]
+    verdict_store.refresh({"chain": "bitcoin", "from_height": 111, "height": 111})
+    assert mint.pk in judged["mint"]
