@@ -452,8 +452,9 @@ def record_sweep(*, backfill: bool = False) -> None:
     work.add([work.Work(CHAIN_CHANGED, f"{name}:{uuid.uuid4().hex}", {"sweep": name, "kind": MINT, "after_id": 0})])
 
 
-def refresh(payload: dict) -> work.Continue | None:
-    """Handle one ``chain.changed`` payload (see the module docstring)."""
+def refresh(payload: dict, *, also: Iterable[dict] = ()) -> work.Continue | None:
+    """Handle one ``chain.changed`` payload (see the module docstring), together with the chain
+    changes ``also`` (pending items coalesced into this run: one plan, one pass over the rows)."""
     if "sweep" in payload:
         kind = payload.get("kind", MINT)
         last = sweep_step(kind, int(payload.get("after_id", 0)))
@@ -464,25 +465,59 @@ def refresh(payload: dict) -> work.Continue | None:
             return work.Continue({**payload, "kind": KINDS[following], "after_id": 0})
         _forget_done_items()
         return None
+    changes = [payload, *also]
+    lowest: dict[str, int] = {}
+    for change in changes:
+        if change.get("chain") in ("bitcoin", "hemi"):
+            chain, height = change["chain"], int(change["from_height"])
+            lowest[chain] = min(height, lowest.get(chain, height))
     plan = Plan.empty()
-    plan_unsettled(plan, hemi_change=payload.get("chain") == "hemi")
+    plan_unsettled(plan, hemi_change=set(lowest) == {"hemi"} and "vault" not in payload)
     if "vault" in payload:
         plan_vault(plan, bytes.fromhex(str(payload["vault"]).removeprefix("0x")))
-    elif payload.get("chain") == "bitcoin":
-        plan_bitcoin(plan, int(payload["from_height"]))
-    elif payload.get("chain") == "hemi":
-        plan_hemi(plan, int(payload["from_height"]))
+    if "bitcoin" in lowest:
+        plan_bitcoin(plan, lowest["bitcoin"])
+    if "hemi" in lowest:
+        plan_hemi(plan, lowest["hemi"])
     for kind in KINDS:
         store(kind, getattr(plan, kind))
-    log.info("verdicts refreshed", extra={"cause": payload, **{k: len(getattr(plan, k)) for k in KINDS}})
+    log.info(
+        "verdicts refreshed",
+        extra={"cause": payload, "coalesced": len(changes) - 1, **{k: len(getattr(plan, k)) for k in KINDS}},
+    )
     return None
+
+
+COALESCE_MAX = 1000
+
+
+def _pending_chain_changes(exclude_id: int) -> list[tuple[int, dict]]:
+    """Other due chain-move items (not sweeps, not vaults): a backlog (a long sync, a worker
+    that was down) is handled in one run instead of one run per cursor move."""
+    rows = (
+        WorkItem.objects.filter(kind=CHAIN_CHANGED, state=WorkItem.PENDING, next_attempt_at__lte=timezone.now())
+        .exclude(id=exclude_id)
+        .filter(payload__has_key="chain")
+        .order_by("id")
+        .values_list("id", "payload")[:COALESCE_MAX]
+    )
+    return list(rows)
 
 
 def handle(item: work.Claimed) -> work.Continue | None:
     with session_lock(REFRESH_LOCK) as acquired:
         if not acquired:
             raise RefreshBusy("another process is refreshing verdicts")
-        return refresh(item.payload)
+        # Read before planning: the plan then covers these changes, which are committed.
+        others = [] if "sweep" in item.payload else _pending_chain_changes(item.id)
+        outcome = refresh(item.payload, also=[p for _, p in others])
+        if others:
+            # Done only now that the refresh succeeded; an item another drain holds meanwhile
+            # (state running) is left to run again - a harmless duplicate.
+            WorkItem.objects.filter(id__in=[i for i, _ in others], state=WorkItem.PENDING).update(
+                state=WorkItem.DONE, done_at=timezone.now(), updated_at=timezone.now()
+            )
+        return outcome
 
 
 def _forget_done_items() -> None:

@@ -161,6 +161,14 @@ def withdrawals(req: PageRequest, f: Filter = NO_FILTER) -> Page[WithdrawalIniti
     return _keyset(qs.defer("transaction__raw", "transaction__receipt_raw", "block__header_rlp"), req)
 
 
+def chain_positions():
+    """Where both chains stand now (the active Bitcoin tip, the Hemi cursor): what a live
+    verdict is computed at. 2 queries."""
+    from explorer.verdict_store import Position
+
+    return Position.now()
+
+
 def stored_verdicts(kind: str, ids) -> dict[int, object]:
     """``{subject id: stored verdict}`` for ``kind`` (mint, deposit, withdrawal or block); ids
     without a stored verdict are absent (read them as :class:`NotJudged`). 1 query."""

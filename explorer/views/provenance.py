@@ -45,7 +45,10 @@ def provenance_live(request, p) -> live.Live:
 def mint_provenance(request, tx_hash: str):
     mint, p = _mint_provenance(tx_hash)
     context = {"p": p, "mint": mint, "tx_hash": "0x" + bytes(mint.transaction.hash).hex(),
-               "evidence_offered": evidence_offered(p), "live": provenance_live(request, p)}  # fmt: skip
+               "evidence_offered": evidence_offered(p), "live": provenance_live(request, p),
+               # Judged live just now, at these positions; beside it what the lists show (stored).
+               "computed_at": verdicts.chain_positions(),
+               "stored": verdicts.stored_verdicts("mint", [mint.pk]).get(mint.pk)}  # fmt: skip
     if not request.htmx and "mint" not in request.GET:
         # The whole cross-chain trail of this mint, from its Bitcoin deposit to superfinality.
         context["trail"] = trail.view_for(mint, request.path)

@@ -298,3 +298,28 @@ def test_a_row_waiting_only_for_bitcoin_blocks_is_skipped_by_hemi_changes(chains
     assert mint.pk not in judged["mint"]
     verdict_store.refresh({"chain": "bitcoin", "from_height": 111, "height": 111})
     assert mint.pk in judged["mint"]
+
+
+def test_the_mint_page_says_where_its_live_verdict_and_the_stored_one_were_computed(client, chains, tunnel, story):
+    _hemi, _btc, mint = story()
+    tx = "0x" + bytes(mint.transaction.hash).hex()
+    html = client.get(f"/provenance/mint/{tx}").content.decode()
+    assert "Computed live at Bitcoin tip 115" in html and "Not stored yet" in html
+    backfill()
+    html = client.get(f"/provenance/mint/{tx}").content.decode()
+    assert 'Lists show the stored verdict <strong class="verdict-verified">verified</strong>' in html
+    assert "computed at Bitcoin tip 115" in html
+
+
+def test_a_backlog_of_chain_changes_is_handled_in_one_run(chains, tunnel, story, monkeypatch):
+    _hemi, btc, _ = story()
+    backfill()
+    for height in range(100, 116):  # sixteen cursor moves waiting (a worker that was down)
+        previous = chain_cursor.position("bitcoin")
+        chain_cursor.advance("bitcoin", previous, (height, bytes(btc[height].hash_internal)))
+    runs = []
+    real = verdict_store.refresh
+    monkeypatch.setattr(verdict_store, "refresh", lambda payload, **kw: runs.append(payload) or real(payload, **kw))
+    result = verdict_store.refresh_all()
+    assert len(runs) == 1 and result.done == 1
+    assert not work.open_items([CHAIN_CHANGED]).exists()  # the coalesced items are done too
