@@ -262,8 +262,10 @@ def test_a_page_costs_the_same_queries_at_two_table_sizes(client, chains, tunnel
     _mints_with(tunnel, hemi, btc, 30, backed=True)
     backfill()
     urls = [
+        "/",
         "/tunnel",
         "/tunnel?verdict=verified",
+        "/provenance/address/0x" + "c0" * 20 + "?verdict=failed",
         "/token/0x" + "aa" * 20,
         "/address/0x" + "c0" * 20,
         "/api/v1/tunnel/mints?limit=100",
