@@ -7,7 +7,7 @@ from the measured cost of judging a sample of mints. The refresh handles the rea
 
 Run through the services launcher (it needs PostgreSQL): ``make bench``, or
 ``python -m hemiscope.services run -- python benchmarks/bench_verdict_refresh.py``.
-It creates its own throwaway database (``test_<name>``) and drops it at the end.
+It creates its own throwaway database (``bench_verdict_refresh``) and drops it at the end.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def seed_verdicts(sample_stage: dict) -> None:
 
     now = timezone.now()
     common = (
-        "verdict, stage, reason, settled, bitcoin_height, bitcoin_hash_internal, hemi_number, hemi_hash,"
-        " depends_bitcoin_height, depends_hemi_number, computed_at"
+        "verdict, stage, reason, settled, waiting_for_bitcoin, bitcoin_height, bitcoin_hash_internal,"
+        " hemi_number, hemi_hash, depends_bitcoin_height, depends_hemi_number, computed_at"
     )
     with connection.cursor() as cur:
         for model, subject, table in (
@@ -55,7 +55,7 @@ def seed_verdicts(sample_stage: dict) -> None:
         ):
             cur.execute(
                 f"INSERT INTO {model._meta.db_table} ({subject}, {common})"  # noqa: S608 - constant names
-                f" SELECT id, %s, %s, '', true, NULL, NULL, NULL, NULL, 0, 0, %s FROM {table}"
+                f" SELECT id, %s, %s, '', true, false, NULL, NULL, NULL, NULL, 0, 0, %s FROM {table}"
                 " ON CONFLICT DO NOTHING",
                 [sample_stage["verdict"], sample_stage["stage"], now],
             )
@@ -89,6 +89,24 @@ def new_bitcoin_block() -> None:
     cursor.advance("bitcoin", position, (height, bytes(block.hash_internal)))
 
 
+def list_pages(mints: int) -> None:
+    """The lists' side: one page of mints filtered by a verdict few rows have (the pending
+    ones) and by the one most have, at this table size - an index range scan either way."""
+    from explorer.queries import verdicts
+    from explorer.queries.cursor import PageRequest
+
+    for verdict in ("pending", "verified", "failed"):
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            page = verdicts.mints(PageRequest(verdicts.MINTS, None, 100), verdicts.Filter(verdict))
+            times.append((time.perf_counter() - start) * 1000)
+        print(
+            f"list page ?verdict={verdict} (100 rows max, {len(page.items)} found), {mints} mints stored: "
+            f"median {statistics.median(times):.1f} ms"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mints", type=int, default=100_000)
@@ -103,6 +121,8 @@ def main() -> int:
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
+    # Its own throwaway database, so a test run on the same server is not clobbered.
+    connection.settings_dict["TEST"] = {**connection.settings_dict.get("TEST", {}), "NAME": "bench_verdict_refresh"}
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         from explorer import verdict_store
@@ -158,6 +178,7 @@ def main() -> int:
         )
         print(f"peer: judging every mint live = {per_mint_s * 1000:.1f} ms x {args.mints} = {naive:.0f} s")
         print(f"  ratio peer/refresh = {naive / median:.0f}x")
+        list_pages(args.mints)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0

@@ -325,3 +325,21 @@ def test_a_backlog_of_chain_changes_is_handled_in_one_run(chains, tunnel, story,
     result = verdict_store.refresh_all()
     assert len(runs) == 1 and result.done == 1
     assert not work.open_items([CHAIN_CHANGED]).exists()  # the coalesced items are done too
+
+
+def test_a_block_stored_with_an_integrity_flag_makes_its_mint_pending(chains, tunnel, story):
+    hemi, _btc, mint = story()
+    backfill()
+    assert MintVerdict.objects.get(pk=mint.pk).verdict == VERIFIED
+    # The Hemi ingest writes a block's flags with the block, in the transaction that moves
+    # the cursor onto it (here: the block re-indexed after a reorg, with a failed re-hash).
+    chains.hemi.BlockIntegrityIssue.objects.create(
+        block=hemi[12], check_name="receiptsRoot", expected="0x01", found="0x02"
+    )
+    chain_cursor.advance("hemi", None, (30, bytes(hemi[30].hash)))
+    chain_cursor.advance("hemi", (30, bytes(hemi[30].hash)), (11, bytes(hemi[11].hash)))
+    verdict_store.refresh_all()
+    stored = MintVerdict.objects.get(pk=mint.pk)
+    assert stored.verdict == PENDING and "integrity" in stored.reason
+    assert BlockVerdict.objects.get(block=hemi[12]).verdict == PENDING
+    assert assert_stored_agrees_with_live()
