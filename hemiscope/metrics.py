@@ -6,8 +6,8 @@ neither setting (the production default) the endpoint is effectively off.
 
 Values are computed per scrape from the database and what workers recorded in Redis
 (``hemiscope/telemetry.py``), never from per-process counters: gunicorn runs several worker
-processes and a scrape reaches only one of them. The one costly family, recent verdicts, is
-bounded (``VERDICT_SAMPLE`` mints) and cached for ``VERDICT_CACHE_SECONDS``.
+processes and a scrape reaches only one of them. Recent verdicts are read from the stored
+verdicts (``VERDICT_SAMPLE`` mints, one query) and cached for ``VERDICT_CACHE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -51,22 +51,16 @@ def access_allowed(request: HttpRequest) -> bool:
 
 
 def recent_verdicts() -> dict[str, int]:
-    """Overall verdicts of the newest ``VERDICT_SAMPLE`` canonical hemiBTC mints."""
+    """Stored verdicts of the newest ``VERDICT_SAMPLE`` canonical hemiBTC mints (one query; a
+    mint not judged yet counts as pending)."""
     cached = cache.get(VERDICT_CACHE_KEY)
     if cached is not None:
         return cached
-    from explorer import provenance
-    from hemiscope import networks
-    from indexer.hemi.models import DepositConfirmation
+    from explorer.queries import verdicts
+    from explorer.queries.cursor import first_page
 
-    address = networks.current().hemibtc_address
-    hemibtc = bytes.fromhex(address[2:]) if address else None
-    mints = (
-        DepositConfirmation.objects.canonical()
-        .select_related("transaction", "block")
-        .order_by("-block__number", "-log__log_index")[:VERDICT_SAMPLE]
-    )
-    counts = dict(Counter(provenance.for_mint(m, hemibtc=hemibtc).verdict for m in mints))
+    page = verdicts.mints(first_page(verdicts.MINTS, VERDICT_SAMPLE))
+    counts = dict(Counter(verdicts.verdict_of(m).verdict for m in page.items))
     cache.set(VERDICT_CACHE_KEY, counts, VERDICT_CACHE_SECONDS)
     return counts
 

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from prometheus_client.parser import text_string_to_metric_families
 
 from hemiscope import metrics
+from tests.explorer.conftest import store_verdicts
 
 
 def verdict_samples(client) -> dict[str, float]:
@@ -21,6 +22,7 @@ def test_verdict_counts_come_from_the_newest_mints_and_are_cached(
     monkeypatch.setenv("HEMIBTC_ADDRESS", "0x" + tunnel.HEMIBTC.hex())
     cache.delete(metrics.VERDICT_CACHE_KEY)
     story(btc_tip=110)  # published, 5 confirmations: pending superfinality
+    store_verdicts()
     assert verdict_samples(client) == {"verified": 0, "pending": 1, "failed": 0}
     with django_assert_max_num_queries(2):  # cursors only: the verdicts come from the cache
         verdict_samples(client)
