@@ -39,3 +39,26 @@ def own_backend_pid() -> int:
 
     connection.ensure_connection()
     return connection.connection.info.backend_pid
+
+
+def lose_redis() -> None:
+    """Redis as a restart without persistence leaves it: every key gone and every client's
+    connection cut (the embedded server itself keeps running). The test process's own pooled
+    broker connections are cut too; they are closed here so the tests after this one start on
+    fresh ones, as a restarted process would (a pooled connection killed under it fails its
+    next control broadcast: the two-worker test's ping did). Celery does the same after a fork:
+    kombu's pools are emptied and the app forgets its pool and producer pool."""
+    import redis
+    from django.conf import settings
+    from kombu import pools
+
+    from hemiscope.celery import app
+
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        broker.flushall()
+        broker.client_kill_filter(_type="normal", skipme=True)  # every other client loses its connection
+    finally:
+        broker.close()
+    pools.reset()  # closes every pooled connection and empties the pool groups
+    app._after_fork()  # the app's cached pool and producer pool go; the next use makes new ones

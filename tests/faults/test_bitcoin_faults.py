@@ -16,7 +16,7 @@ from indexer.core.errors import TransientError
 from indexer.core.retry import RetryPolicy
 from indexer.models import ChainCursor
 
-from .checks import assert_bitcoin_whole, own_backend_pid, terminate_backend
+from .checks import assert_bitcoin_whole, lose_redis, own_backend_pid, terminate_backend
 from .conftest import BLOCKS, MINER, QUEUE, ROUNDS, restarted, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -276,8 +276,6 @@ def test_redis_flushed_and_restarted_loses_no_work(published_bcoin, start_worker
     Celery nudge. Redis then loses everything (FLUSHALL, every client connection dropped, as a
     restart without persistence would). The nudge is gone; the next beat-style drain on a new
     worker still finds the item in PostgreSQL and the deposit."""
-    import redis
-    from django.conf import settings
 
     from devnet.btc import CoinbaseWallet
     from devnet.btckeys import DevKey
@@ -305,10 +303,7 @@ def test_redis_flushed_and_restarted_loses_no_work(published_bcoin, start_worker
     register_vault(bytes.fromhex("33" * 20), 0, custody, "", hemi_block=1)
     item = WorkItem.objects.get(kind=VAULT_RESCAN)
     assert item.state == WorkItem.PENDING
-    broker = redis.Redis.from_url(settings.REDIS_URL)
-    broker.flushall()
-    broker.client_kill_filter(_type="normal", skipme=True)  # every other client loses its connection
-    broker.close()
+    lose_redis()
 
     start_worker()
     wait_for(

@@ -252,11 +252,9 @@ def test_verdicts_stay_right_through_a_killed_worker_dropped_connections_and_a_l
     """The fault suite on the whole story: the treasury lock indexed while a worker is
     SIGKILLed, every worker database connection is terminated and Redis loses everything.
     The verdicts are the ones an undisturbed run gives, and both audits find nothing."""
-    import redis
-    from django.conf import settings as django_settings
 
     from indexer.hemi.tasks import follow_tip as hemi_follow
-    from tests.faults.checks import assert_bitcoin_whole, assert_hemi_whole
+    from tests.faults.checks import assert_bitcoin_whole, assert_hemi_whole, lose_redis
     from tests.faults.conftest import QUEUE
 
     summary = treasury_lock.run(devnet.net)
@@ -279,10 +277,7 @@ def test_verdicts_stay_right_through_a_killed_worker_dropped_connections_and_a_l
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-    broker = redis.Redis.from_url(django_settings.REDIS_URL)
-    broker.flushall()
-    broker.client_kill_filter(_type="normal", skipme=True)
-    broker.close()
+    lose_redis()
 
     index_both_chains(devnet, queue=QUEUE)
     mint = mint_row(summary["mint_tx_hash"])
