@@ -446,15 +446,6 @@ def verify_bytes(data: bytes) -> list[LinkResult]:
 # -- command line ------------------------------------------------------------------------------
 
 
-def read_bundle(path: str, max_bytes: int = DEFAULT_JSON_LIMITS.max_bytes) -> bytes:
-    """At most ``max_bytes + 1`` bytes of ``path`` (``-``: standard input): an oversized file is
-    refused by the size limit without being loaded whole. OSError when it cannot be read."""
-    if path == "-":
-        return sys.stdin.buffer.read(max_bytes + 1)
-    with open(path, "rb") as f:
-        return f.read(max_bytes + 1)
-
-
 def _printable(text: str) -> str:
     """Details quote bundle bytes; never let them drive the terminal (escapes, bidi controls)."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
@@ -470,22 +461,59 @@ def main(
         description="Verify a Hemiscope evidence bundle offline (no database, no network, no configuration). "
         "Exit 0: every link verified; 1: a link failed (named); 2: unreadable file or usage error.",
     )
-    parser.add_argument("file", help="evidence bundle written by provenance_export, or - for standard input")
+    parser.add_argument(
+        "file",
+        help="evidence bundle (provenance_export) or audit report archive (audit_report --format json), "
+        "or - for standard input",
+    )
     args = parser.parse_args(argv)
     try:
-        data = read_bundle(args.file)
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
     except OSError as exc:
         err.write(f"cannot read {args.file}: {exc.strerror or exc}\n")
         return EXIT_UNREADABLE
-    result = verify_bundle(data)
+    try:
+        result, done = _verify_stream(stream)
+    except OSError as exc:
+        err.write(f"cannot read {args.file}: {exc.strerror or exc}\n")
+        return EXIT_UNREADABLE
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
     for r in result.links:
         out.write(f"{'ok  ' if r.ok else 'FAIL'} {r.link}: {_printable(r.detail)}\n")
     if not result.ok:
         failed = result.failed or result.links[-1]
         err.write(f"verification failed at link '{failed.link}': {_printable(failed.detail)}\n")
         return EXIT_FAILED
-    out.write("all links verified\n")
+    out.write(done)
     return EXIT_VERIFIED
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read (to tell a report from a bundle)."""
+
+    def __init__(self, head: bytes, rest):
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            data, self.head = self.head + self.rest.read(), b""
+            return data
+        data, self.head = self.head[:n], self.head[n:]
+        return data + self.rest.read(n - len(data)) if len(data) < n else data
+
+
+def _verify_stream(stream):
+    """A report archive (``explorer/verify_report.py``, streamed) or one bundle (bounded read)."""
+    from explorer.reports.archive import BLOCK, is_archive
+    from explorer.verify_report import verify_report
+
+    head = stream.read(BLOCK)
+    if is_archive(head):
+        return verify_report(_Prefixed(head, stream)), "report verified: every item, bundle and link\n"
+    data = head + stream.read(DEFAULT_JSON_LIMITS.max_bytes + 1 - len(head))
+    return verify_bundle(data), "all links verified\n"
 
 
 if __name__ == "__main__":
