@@ -1,4 +1,7 @@
-"""Stored verdicts: every mint, deposit, withdrawal and Hemi block judged once and kept current.
+"""The explorer's own tables: stored verdicts and audit report jobs (everything else it reads
+belongs to the indexers).
+
+Stored verdicts: every mint, deposit, withdrawal and Hemi block judged once and kept current.
 
 A verdict is computed by the audit modules (``explorer.provenance``, ``tunnel_audit``,
 ``withdrawal_audit``) - never re-implemented here - and stored with the chain positions it was
@@ -12,6 +15,8 @@ the indexers never wait on, or fail because of, a verdict row.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django.db import models
 from django.db.models import Q
@@ -119,3 +124,38 @@ class BlockVerdict(StoredVerdict):
 
     class Meta:
         indexes = _indexes("verdict_block", "block")
+
+
+class ReportJob(models.Model):
+    """One audit report being built (or built) by the worker; see explorer/reports/jobs.py."""
+
+    QUEUED, RUNNING, DONE, FAILED, EXPIRED = "queued", "running", "done", "failed", "expired"
+    STATES = [(s, s) for s in (QUEUED, RUNNING, DONE, FAILED, EXPIRED)]
+    LIVE = (QUEUED, RUNNING, DONE)  # states an identical request reuses
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # SHA-256 of the normalized request and format (explorer.reports.request.Request.key).
+    request_key = models.CharField(max_length=64)
+    request = models.JSONField()
+    format = models.CharField(max_length=8)
+    state = models.CharField(max_length=8, choices=STATES, default=QUEUED)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True)
+    positions = models.JSONField(null=True)  # what the report was judged at, once running
+    file_name = models.CharField(max_length=200, blank=True)
+    size = models.BigIntegerField(null=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    expires_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            # At most one live job per request: concurrent identical POSTs meet here.
+            models.UniqueConstraint(
+                fields=["request_key"], condition=Q(state__in=["queued", "running", "done"]), name="report_one_live"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "expires_at"], name="report_expiry")]

@@ -1,8 +1,13 @@
-"""Celery tasks of the explorer: thin wrappers (the work lives in the modules they call)."""
+"""Celery tasks of the explorer: thin wrappers (the work lives in the modules they call) -
+the reserve verdict, the stored verdicts' sweep and audit reports (explorer/reports/jobs.py
+says how report jobs work)."""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+
+from explorer.reports import jobs
 
 
 @shared_task(name="explorer.refresh_reserves")
@@ -24,3 +29,19 @@ def sweep_verdicts() -> dict:
     verdict_store.record_sweep()
     work.nudge()
     return {"recorded": "sweep"}
+
+
+# The report's own time limit (REPORTS_TIME_LIMIT_SECONDS), not the indexers' 10 minutes: a
+# 100 000-mint report judges every mint. Redelivery after a lost worker is safe (jobs.run claims).
+@shared_task(
+    name="explorer.tasks.build_report",
+    time_limit=settings.REPORTS_TIME_LIMIT_SECONDS,
+    soft_time_limit=settings.REPORTS_TIME_LIMIT_SECONDS - 30,
+)
+def build_report(job_id: str) -> None:
+    jobs.run(job_id)
+
+
+@shared_task(name="explorer.tasks.purge_reports")
+def purge_reports() -> int:
+    return jobs.purge_expired()

@@ -208,6 +208,13 @@ if CELERY_QUEUES_PER_CHAIN:
 # Work kinds whose handlers live above indexer/ (indexer.crosschain.handlers drains them too):
 # stored verdicts refresh from the chain.changed items every cursor move records.
 WORK_HANDLERS = ["explorer.verdict_store.handlers"]
+# Audit report files (explorer/reports/jobs.py): written by the worker, served by the web app, so
+# both must reach this directory (docker-compose.yml shares a volume); deleted REPORTS_TTL_SECONDS
+# after they are done, and a report job may run REPORTS_TIME_LIMIT_SECONDS.
+REPORTS_DIR = Path(env.env_str("REPORTS_DIR", str(BASE_DIR / "var" / "reports")))
+REPORTS_TTL_SECONDS = env.env_int("REPORTS_TTL_SECONDS", 86_400, minimum=60)
+REPORTS_TIME_LIMIT_SECONDS = env.env_int("REPORTS_TIME_LIMIT_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["purge-reports"] = {"task": "explorer.tasks.purge_reports", "schedule": 3600.0}
 # Tasks outside the Django apps' tasks modules (heartbeat, node tips, the task-failure counter).
 CELERY_IMPORTS = ["hemiscope.telemetry"]
 # Blocks fetched per backfill batch (one short DB transaction per block inside a batch).

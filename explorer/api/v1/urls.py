@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from explorer.api.v1.views import bitcoin, hemi, misc, reserves, tunnel
+from explorer.api.v1.views import bitcoin, hemi, misc, reports, reserves, tunnel
 
 router = SimpleRouter(trailing_slash=False)
 router.register("blocks", hemi.BlockViewSet, basename="block")
@@ -27,4 +28,10 @@ router.register("status", misc.StatusViewSet, basename="status")
 router.register("reserves", reserves.ReservesViewSet, basename="reserves")
 
 app_name = "api-v1"
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    # Report jobs (POST creates one): plain views, not a read-only viewset.
+    path("reports", reports.ReportCreateView.as_view(), name="reports"),
+    path("reports/<uuid:pk>", reports.ReportStatusView.as_view(), name="report"),
+    path("reports/<uuid:pk>/download", reports.ReportDownloadView.as_view(), name="report-download"),
+]
