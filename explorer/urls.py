@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from explorer.api.etherscan.views import EtherscanApi
-from explorer.views import bitcoin, charts, errors, hemi, provenance, reserves, search, status, tunnel
+from explorer.views import bitcoin, charts, errors, hemi, provenance, reports, reserves, search, status, tunnel
 
 app_name = "explorer"
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("tunnel", tunnel.tunnel_page, name="tunnel"),
     path("reserves", reserves.reserves_page, name="reserves"),
     path("reserves/rows/<str:key>", reserves.reserve_rows, name="reserve-rows"),
+    path("reports", reports.report_create, name="report-create"),
+    path("reports/<uuid:pk>", reports.report_status, name="report"),
     # The REST API (DRF), its OpenAPI schema and the Swagger UI.
     path("api/v1/", include("explorer.api.v1.urls")),
     # Compatible subsets in the shapes existing clients speak (issue 18).
