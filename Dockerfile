@@ -5,13 +5,15 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# gcc for the wheels that build; Pango and a font for WeasyPrint (the worker writes PDF reports).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-RUN useradd --create-home --uid 10001 hemiscope && mkdir -p var && chown -R hemiscope var
+RUN useradd --create-home --uid 10001 hemiscope && mkdir -p var/reports && chown -R hemiscope var
 USER hemiscope
 
 # collectstatic needs importable settings; these throwaway values never reach runtime. With

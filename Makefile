@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench bench-scale schemathesis fuzz faults clean services-shell
+.PHONY: setup demo test lint bench bench-scale bench-reports schemathesis fuzz faults clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -25,6 +25,13 @@ setup: $(STAMP)
 	@# The browser tests drive Debian's Chromium (Playwright's own download cannot reach its host).
 	@test -x /usr/bin/chromium || { echo "chromium missing: installing it with apt-get"; \
 	  apt-get update -q && apt-get install -y -q chromium; }
+	@# PDF audit reports: WeasyPrint's system libraries (Pango, fonts); the report tests turn
+	@# PDFs into text and images with poppler's pdftotext and pdftoppm.
+	@{ ldconfig -p | grep -q libpangoft2-1.0.so.0 && fc-list | grep -q DejaVu; } || { \
+	  echo "WeasyPrint's libraries missing: installing them with apt-get"; apt-get update -q && \
+	  apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
+	@command -v pdftoppm >/dev/null || { echo "poppler-utils missing: installing it with apt-get"; \
+	  apt-get update -q && apt-get install -y -q poppler-utils; }
 	$(PY) -m devnet.build
 	@# Third-party API clients the compatibility tests drive (mempool.js); node_modules is ignored.
 	@test tests/clients/node_modules/.stamp -nt tests/clients/package-lock.json || { \
@@ -77,6 +84,12 @@ SCALE ?= small
 bench-scale: setup
 	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) \
 	  $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/run.py
+
+# The audit report export alone: a 100 000-mint token report as CSV and JSON, time and peak memory
+# (BENCH_MINTS=10000 for a quicker look).
+BENCH_MINTS ?= 100000
+bench-reports: setup
+	$(PY) -m hemiscope.services run -- $(PY) benchmarks/bench_reports.py --mints $(BENCH_MINTS)
 
 clean:
 	rm -rf var/

@@ -94,7 +94,7 @@ class ArchiveSink:
         self.bundles = tempfile.TemporaryFile(dir=tmpdir)
         head = {
             "format": REPORT_FORMAT,
-            "request": summary.request.as_dict(),
+            "request": summary.request.selectors(),
             "positions": summary.positions.as_dict(),
             "network": summary.network,
             "columns": list(items.COLUMNS),

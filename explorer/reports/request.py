@@ -39,6 +39,12 @@ class Request:
         """The selectors that are set (the manifest's and the job's record of the request)."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
+    def selectors(self) -> dict:
+        """``as_dict`` without the pins: what a report records as its request. The positions it
+        was judged at are recorded on their own, so a report pinned at the tips and one asked
+        for unpinned at that moment are the same bytes."""
+        return {k: v for k, v in self.as_dict().items() if k not in ("at_btc_height", "at_hemi_block")}
+
     def key(self, fmt: str) -> str:
         text = json.dumps({"format": fmt, **self.as_dict()}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()

@@ -219,3 +219,20 @@ def _one_byte_in_every_region(data: bytes) -> list[int]:
     if -b_size % 512:
         positions.append(b_end)
     return positions
+
+
+def test_the_pdf_shows_a_pending_item_in_full_with_its_checks(story_mint):
+    from indexer.bitcoin.models import KeystoneFirstPublication
+
+    KeystoneFirstPublication.objects.all().delete()  # the keystone is no longer known published
+    pdf = build("pdf")
+    text = _pdf_text(pdf)
+    assert "Failed and pending items (1)" in text
+    assert "mint pending at Bitcoin anchoring" in text and "superfinal" in text
+    assert "Verified items (first 0 of 0)" in text
+    # For people to look at (make test leaves it in var/screenshots/).
+    shots = REPO / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "report-pending.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "70", str(shots / "report-pending.pdf"), str(shots / "report-pending")],
+                   check=True)  # fmt: skip

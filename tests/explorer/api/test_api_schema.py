@@ -34,13 +34,14 @@ def test_schema_endpoint_serves_yaml_and_json(client, db):
 def test_every_api_route_is_in_the_schema(schema):
     from django.urls import get_resolver
 
-    from explorer.api.v1.urls import router
+    from explorer.api.v1.urls import urlpatterns
 
     routes = set()
-    for pattern in router.urls:
-        # "^blocks/(?P<ident>[^/.]+)$" -> "/api/v1/blocks/{ident}"
+    for pattern in urlpatterns:
+        # "^blocks/(?P<ident>[^/.]+)$" -> "/api/v1/blocks/{ident}"; "reports/<uuid:pk>" -> "/api/v1/reports/{pk}"
         text = str(pattern.pattern).strip("^$")
-        routes.add("/api/v1/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text))
+        text = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", text))
+        routes.add("/api/v1/" + text)
     # The compatible subsets (Blockscout v2, Esplora; their plain-Django catch-all 404s aside)
     # and the Etherscan-style /api.
     from explorer.api.blockscout.urls import urlpatterns as blockscout
@@ -88,20 +89,29 @@ def test_every_operation_has_a_summary_and_a_conforming_example(schema):
     checked = 0
     for path, item in schema["paths"].items():
         for method, op in item.items():
-            assert method == "get", (path, method)
+            # Read-only, except asking for a report (a job: 202).
+            assert method == "get" or (path, method) == ("/api/v1/reports", "post"), (path, method)
             assert op.get("summary"), path
             for code in ERROR_CODES[_dialect(path)]:
                 assert code in op["responses"], (path, code)
-            if "application/json" not in op["responses"]["200"]["content"]:
+            success = op["responses"]["202" if method == "post" else "200"]["content"]
+            if path.endswith("/download"):  # the report file itself: no JSON body to exemplify
+                assert "application/octet-stream" in success, path
+                continue
+            if "application/json" not in success:
                 continue  # Esplora's plain-text and binary answers (ids, hex, raw bytes)
-            ok = op["responses"]["200"]["content"]["application/json"]
+            ok = success["application/json"]
             examples = ok.get("examples")
             assert examples, f"{path} has no example"
             body_schema = _json_schema(ok["schema"], components)
             for name, example in examples.items():
                 jsonschema.validate(example["value"], body_schema), (path, name)
                 checked += 1
+<<<<<<< HEAD
     assert checked >= 50
+=======
+    assert checked >= 30
+>>>>>>> 37e9ef6 (Devnet and browser tests of reports; benchmark; WeasyPrint/poppler system packages in Makefile and Dockerfile; shared reports volume in compose; report API in the schema tests)
 
 
 def test_example_checking_catches_a_wrong_example(schema):

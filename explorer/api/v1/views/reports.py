@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +22,33 @@ from explorer.reports.request import FORMATS, SCOPES, ReportRequestError, make_r
 from explorer.views.errors import error_body
 
 _ERR = ErrorSerializer
+_BAD = OpenApiResponse(_ERR, description="A malformed or unknown field or id; `error` names it.")
+_THROTTLED = OpenApiResponse(_ERR, description="Throttled: retry after the `Retry-After` seconds.")
+_JOB_ID = "3f6d7c1e-2b8a-4d5e-9c1f-0a2b3c4d5e6f"
+JOB_EXAMPLE = OpenApiExample(
+    "a finished token report",
+    value={
+        "id": _JOB_ID,
+        "state": "done",
+        "format": "csv",
+        "request": {"scope": "token", "id": "0x" + "aa" * 20},
+        "progress_done": 1200,
+        "progress_total": 1200,
+        "positions": {
+            "bitcoin_height": 871234,
+            "bitcoin_hash_display": "00" * 4 + "ab" * 28,
+            "hemi_block": 1500000,
+            "hemi_block_hash": "0x" + "cd" * 32,
+        },
+        "size": 412345,
+        "sha256": "ef" * 32,
+        "error": "",
+        "created_at": "2026-12-06T10:00:00Z",
+        "finished_at": "2026-12-06T10:02:10Z",
+        "expires_at": "2026-12-07T10:02:10Z",
+        "download": f"/api/v1/reports/{_JOB_ID}/download",
+    },
+)
 _FIELDS = ("scope", "format", "id", "from", "to", "since", "until", "at_btc_height", "at_hemi_block")
 
 
@@ -109,11 +136,13 @@ class ReportCreateView(APIView):
         "`blocks` takes `from` and `to`; `time` takes `since` and `until`; `tunnel` takes nothing. Without "
         "`at_btc_height`/`at_hemi_block` the report is judged at the indexed tips and records them.",
         request=ReportRequestSerializer,
-        responses={
-            202: ReportJobSerializer,
-            400: OpenApiResponse(_ERR, description="A malformed or unknown field; `error` names it."),
-            429: OpenApiResponse(_ERR, description="Throttled."),
-        },
+        responses={202: ReportJobSerializer, 400: _BAD, 429: _THROTTLED},
+        examples=[
+            JOB_EXAMPLE,
+            OpenApiExample(
+                "a token report", value={"scope": "token", "id": "0x" + "aa" * 20, "format": "csv"}, request_only=True
+            ),
+        ],
     )
     def post(self, request):
         try:
@@ -128,7 +157,13 @@ class ReportStatusView(APIView):
     @extend_schema(
         operation_id="reports_retrieve",
         summary="A report job's state (queued, running, done, failed, expired) and progress",
-        responses={200: ReportJobSerializer, 404: OpenApiResponse(_ERR, description="No such job.")},
+        responses={
+            200: ReportJobSerializer,
+            400: _BAD,
+            404: OpenApiResponse(_ERR, description="No such job."),
+            429: _THROTTLED,
+        },
+        examples=[JOB_EXAMPLE],
     )
     def get(self, request, pk):
         return Response(ReportJobSerializer(_job(pk)).data)
@@ -142,7 +177,9 @@ class ReportDownloadView(APIView):
             (200, "application/octet-stream"): OpenApiResponse(
                 description="The report (application/json, text/csv or application/pdf)."
             ),
+            400: _BAD,
             404: OpenApiResponse(_ERR, description="No such job."),
+            429: _THROTTLED,
             409: OpenApiResponse(_ERR, description="Queued or running: poll the status URL."),
             410: OpenApiResponse(_ERR, description="Expired (files live REPORTS_TTL_SECONDS) or failed (the reason)."),
         },
