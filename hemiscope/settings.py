@@ -355,6 +355,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FinalityStageEnum": "explorer.finality.STAGES",
         "VerdictEnum": "explorer.api.v1.serializers.common.VERDICTS",
+        "ReportFormatEnum": "explorer.reports.request.FORMATS",
     },
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }

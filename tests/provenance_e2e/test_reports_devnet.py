@@ -110,6 +110,10 @@ def test_the_token_page_button_builds_a_report_in_a_real_browser(browser, live_s
         with page.expect_download() as download_info:
             link.click()
         content = Path(download_info.value.path()).read_text()
+        # A download ends the navigation that started it: the browser reports that request as
+        # aborted, which is how downloads work, not a failure of the page.
+        aborted = f"{link.get_attribute('href')} net::ERR_ABORTED"
+        w.problems = [p for p in w.problems if not p.endswith(aborted)]
         rows = list(csv.DictReader(io.StringIO(content)))
         assert any(r["hemi_tx_hash"] == story["mint_tx"] and r["verdict"] == "verified" for r in rows), rows
         assert not w.problems, w.problems

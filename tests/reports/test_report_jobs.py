@@ -61,7 +61,16 @@ def test_a_report_job_from_post_to_download(celery_worker_process, client):
     assert hashlib.sha256(content).hexdigest() == body["sha256"] == download["X-Report-SHA256"]
 
 
-def test_json_reports_through_the_api_verify(devnet_addresses, client, settings, tmp_path):
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Jobs built in this process only: a worker left running by an earlier test (session
+    fixture) must not claim them with its own environment."""
+    from explorer.reports import jobs
+
+    monkeypatch.setattr(jobs, "_send", lambda job_id: None)
+
+
+def test_json_reports_through_the_api_verify(devnet_addresses, client, settings, tmp_path, no_worker):
     from explorer.reports import jobs
 
     settings.REPORTS_DIR = tmp_path
@@ -76,7 +85,7 @@ def test_json_reports_through_the_api_verify(devnet_addresses, client, settings,
     assert list(tmp_path.iterdir()) == [tmp_path / f"{body['id']}.json"]  # no .part or spool left
 
 
-def test_download_is_409_while_queued_410_when_failed_or_expired(db, devnet_addresses, client):
+def test_download_is_409_while_queued_410_when_failed_or_expired(db, devnet_addresses, client, no_worker):
     # No worker here: the job stays queued.
     load_story()
     response = client.post("/api/v1/reports", {"scope": "tunnel", "format": "csv"}, content_type="application/json")
@@ -150,7 +159,9 @@ def test_the_pages_offer_the_report_buttons(devnet_addresses, client, db):
         assert "<script>" not in page.split("</head>")[1]  # nothing inline (CSP)
 
 
-def test_the_button_posts_and_shows_progress_then_the_download(devnet_addresses, client, db, settings, tmp_path):
+def test_the_button_posts_and_shows_progress_then_the_download(
+    devnet_addresses, client, db, settings, tmp_path, no_worker
+):
     settings.REPORTS_DIR = tmp_path
     mint = load_story()
     n = mint.block.number

@@ -32,6 +32,6 @@ urlpatterns = [
     *router.urls,
     # Report jobs (POST creates one): plain views, not a read-only viewset.
     path("reports", reports.ReportCreateView.as_view(), name="reports"),
-    path("reports/<uuid:pk>", reports.ReportStatusView.as_view(), name="report"),
-    path("reports/<uuid:pk>/download", reports.ReportDownloadView.as_view(), name="report-download"),
+    path("reports/<uuid:job_id>", reports.ReportStatusView.as_view(), name="report"),
+    path("reports/<uuid:job_id>/download", reports.ReportDownloadView.as_view(), name="report-download"),
 ]

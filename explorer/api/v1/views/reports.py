@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -138,7 +139,7 @@ class ReportCreateView(APIView):
         request=ReportRequestSerializer,
         responses={202: ReportJobSerializer, 400: _BAD, 429: _THROTTLED},
         examples=[
-            JOB_EXAMPLE,
+            OpenApiExample(JOB_EXAMPLE.name, value=JOB_EXAMPLE.value, response_only=True, status_codes=["202"]),
             OpenApiExample(
                 "a token report", value={"scope": "token", "id": "0x" + "aa" * 20, "format": "csv"}, request_only=True
             ),
@@ -165,8 +166,8 @@ class ReportStatusView(APIView):
         },
         examples=[JOB_EXAMPLE],
     )
-    def get(self, request, pk):
-        return Response(ReportJobSerializer(_job(pk)).data)
+    def get(self, request, job_id):
+        return Response(ReportJobSerializer(_job(job_id)).data)
 
 
 class ReportDownloadView(APIView):
@@ -175,6 +176,7 @@ class ReportDownloadView(APIView):
         summary="The report file: 409 while it is being built, 410 once expired or failed",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
                 description="The report (application/json, text/csv or application/pdf)."
             ),
             400: _BAD,
@@ -184,8 +186,8 @@ class ReportDownloadView(APIView):
             410: OpenApiResponse(_ERR, description="Expired (files live REPORTS_TTL_SECONDS) or failed (the reason)."),
         },
     )
-    def get(self, request, pk):
-        job = _job(pk)
+    def get(self, request, job_id):
+        job = _job(job_id)
         if job.state in (ReportJob.QUEUED, ReportJob.RUNNING):
             done = f"{job.progress_done} of {job.progress_total}" if job.progress_total is not None else "not started"
             return Response(error_body(409, f"the report is {job.state} ({done}); try again later"), status=409)
