@@ -22,6 +22,10 @@ the first failure and raises nothing. It is the reusable unit (one bundle, bound
 ``python -m explorer.verify FILE`` and ``python manage.py verify_evidence FILE`` wrap it and
 exit 0 when verified, 1 at a failed link (named), 2 for an unreadable file or a usage error.
 Every byte rule is the indexers' own (decoders in ``indexer/``), never re-implemented here.
+
+The same commands verify a whole audit report (``audit_report --format json``): a file that
+starts with a tar header goes to ``explorer/verify_report.py``, which streams it and runs
+``verify_bundle`` on each bundle in turn.
 """
 
 from __future__ import annotations
@@ -458,7 +462,8 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Verify a Hemiscope evidence bundle offline (no database, no network, no configuration). "
+        description="Verify a Hemiscope evidence bundle or audit report offline "
+        "(no database, no network, no configuration). "
         "Exit 0: every link verified; 1: a link failed (named); 2: unreadable file or usage error.",
     )
     parser.add_argument(

@@ -14,14 +14,16 @@ from explorer.verify import EXIT_VERIFIED, main
 
 class Command(BaseCommand):
     help = (
-        "Verify an evidence bundle offline (no database, no network, no configuration). "
+        "Verify an evidence bundle or a JSON audit report offline (no database, no network, no configuration). "
         "Exit 0 verified, 1 at the first failed link, 2 for an unreadable file or a usage error."
     )
     requires_system_checks: list = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="evidence bundle written by provenance_export, or - for standard input")
+        parser.add_argument(
+            "file", help="evidence bundle (provenance_export) or JSON audit report (audit_report), or - for stdin"
+        )
 
     def handle(self, *args, file: str, **options):
         code = main([file], prog="verify_evidence", out=self.stdout, err=self.stderr)
