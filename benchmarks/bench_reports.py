@@ -118,6 +118,8 @@ def main() -> int:
     from django.db import connection
 
     old_name = connection.settings_dict["NAME"]
+    # Its own throwaway database, so a test run in the same checkout is not disturbed.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = "bench_reports"
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     mb = 1 << 20
     try:

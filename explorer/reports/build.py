@@ -5,7 +5,8 @@
   request, positions and network; one line per item with its verdict and the SHA-256 of its
   evidence bundle; a trailer with the counts) and the bundles are spooled to two temporary
   files while judging, then joined behind the manifest's header. A ``mint`` scope's JSON is
-  that mint's evidence bundle itself: one canonical file, what ``provenance_export`` writes.
+  that mint's evidence bundle itself (one canonical file, what ``provenance_export`` writes)
+  once its evidence is complete; until then it is the archive, whose manifest says why.
 - PDF: the JSON and CSV are written first (to temporary files, hashed, then dropped) and the
   PDF summarises them, naming both hashes.
 
@@ -202,22 +203,14 @@ def write_report(
     summary = Summary(req, pos, network_record(), hooks.reserves_section(pos))
     if fmt == "csv":
         run(req, [CsvSink(out, pos)], summary, progress, keep_items=False)
-    elif fmt == "json" and req.scope == "mint":
-        _single_bundle(req, out, summary, progress)
     elif fmt == "json":
-        run(req, [ArchiveSink(out, summary, tmpdir)], summary, progress, keep_items=False)
+        _json(req, out, summary, progress, [], tmpdir)
     elif fmt == "pdf":
         from explorer.reports import pdf  # WeasyPrint loads its system libraries: only when needed
 
         with tempfile.TemporaryFile(dir=tmpdir) as j_file, tempfile.TemporaryFile(dir=tmpdir) as c_file:
             j_out, c_out = _Hashing(j_file), _Hashing(c_file)
-            if req.scope == "mint":
-                _single_bundle(req, j_out, summary, None)
-                summary.counts.clear()
-                summary.total = summary.bundles = 0
-                run(req, [CsvSink(c_out, pos)], summary, progress, keep_items=True)
-            else:
-                run(req, [CsvSink(c_out, pos), ArchiveSink(j_out, summary, tmpdir)], summary, progress, True)
+            _json(req, j_out, summary, progress, [CsvSink(c_out, pos)], tmpdir, keep_items=True)
             summary.digests = {"json": j_out.sha.hexdigest(), "csv": c_out.sha.hexdigest()}
         out.write(pdf.render(summary))
     else:
@@ -225,17 +218,26 @@ def write_report(
     return summary
 
 
-def _single_bundle(req: Request, out: BinaryIO, summary: Summary, progress: Progress | None) -> None:
-    rows = list(collect.mints(req, summary.positions).select_related("transaction", "block", "log")[:1])
-    if not rows:
+def _json(req, out, summary, progress, others: list, tmpdir, *, keep_items: bool = False) -> None:
+    """The JSON report (with ``others`` sinks fed in the same pass): a mint scope whose evidence
+    is available is that one bundle; anything else is the archive."""
+    if req.scope == "mint":
+        bundle = _mint_bundle(req, summary)
+        if bundle is not None:
+            out.write(bundle)
+            run(req, others, summary, progress, keep_items)
+            summary.bundles = 1
+            return
+    run(req, [*others, ArchiveSink(out, summary, tmpdir)], summary, progress, keep_items)
+
+
+def _mint_bundle(req: Request, summary: Summary) -> bytes | None:
+    """The bundle of a mint scope's one mint, or None while its evidence is unavailable (then
+    the archive's manifest says why)."""
+    mint = collect.mints(req, summary.positions).select_related("transaction", "block").first()
+    if mint is None:
         raise ReportRequestError(f"no canonical hemiBTC mint in transaction {req.id} at or below the pinned block")
-    j = items.judge(collect.MINT, rows)[0]
     try:
-        data = evidence.export_bytes(j.row)
-    except evidence.EvidenceUnavailable as exc:
-        raise ReportRequestError(f"evidence not available yet: {exc}") from exc
-    out.write(data)
-    summary.total, summary.bundles = 1, 1
-    summary.counts[(j.kind, j.verdict)] += 1
-    if progress:
-        progress(1, 1)
+        return evidence.export_bytes(mint)
+    except evidence.EvidenceUnavailable:
+        return None

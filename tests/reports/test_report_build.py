@@ -86,6 +86,21 @@ def test_the_mint_scope_json_is_the_mints_evidence_bundle(story_mint):
     assert build("json", scope="mint", id=tx) == evidence.export_bytes(story_mint)
 
 
+def test_a_mint_scope_without_complete_evidence_is_an_archive_saying_why(story_mint):
+    from indexer.bitcoin.models import KeystoneFirstPublication
+
+    KeystoneFirstPublication.objects.all().delete()
+    tx = "0x" + bytes(story_mint.transaction.hash).hex()
+    data = build("json", scope="mint", id=tx)
+    ((name, manifest),) = members(data)
+    assert name == "manifest.jsonl"
+    item = json.loads(manifest.splitlines()[1])
+    assert item["verdict"] == "pending" and item["bundle_sha256"] is None
+    assert "not published on Bitcoin yet" in item["bundle_unavailable"]
+    assert verify_report(io.BytesIO(data)).ok
+    assert "mint pending at Bitcoin anchoring" in _pdf_text(build("pdf", scope="mint", id=tx))
+
+
 def test_other_scopes_select_the_mint_or_nothing(story_mint):
     n = story_mint.block.number
     ts = story_mint.block.timestamp
