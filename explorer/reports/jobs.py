@@ -92,7 +92,6 @@ def run(job_id: str) -> None:
     job = _claim(job_id)
     if job is None:
         return  # done, failed, or being built by another delivery
-    req = make_request(**_request_args(job.request))
     name = f"{job.pk}.{EXTENSIONS[job.format]}"
     final = reports_dir() / name
     part = final.with_name(name + ".part")
@@ -100,6 +99,7 @@ def run(job_id: str) -> None:
         ReportJob.objects.filter(pk=job.pk).update(progress_done=done, progress_total=total)
 
     try:
+        req = make_request(**_request_args(job.request))
         with open(part, "wb") as out:
             summary = write_report(req, job.format, out, progress=progress, tmpdir=str(reports_dir()))
         part.replace(final)

@@ -191,3 +191,29 @@ def test_the_button_posts_and_shows_progress_then_the_download(
 def test_a_bad_button_post_is_a_named_400(db, client):
     response = client.post("/reports", {"scope": "blocks", "from": "x", "to": 1, "format": "csv"})
     assert response.status_code == 400 and "from must be a whole number" in response.content.decode()
+
+
+def test_a_job_that_cannot_be_built_fails_with_its_reason_and_a_redelivery_does_nothing(
+    devnet_addresses, client, db, settings, tmp_path, no_worker
+):
+    from explorer.reports import jobs
+
+    settings.REPORTS_DIR = tmp_path
+    load_story()
+    other_token = "0x" + "ab" * 20
+    response = client.post("/api/v1/reports", {"scope": "token", "id": other_token, "format": "csv"},
+                           content_type="application/json")  # fmt: skip
+    job_id = response.json()["id"]
+    jobs.run(job_id)
+    body = client.get(response["Location"]).json()
+    assert body["state"] == "failed" and "not this network's hemiBTC" in body["error"]
+    download = client.get(f"{response['Location']}/download")
+    assert download.status_code == 410 and "not this network's hemiBTC" in download.json()["error"]
+    assert list(tmp_path.iterdir()) == []  # the partial file is gone
+    # A duplicate delivery of the task finds the job finished and changes nothing.
+    jobs.run(job_id)
+    assert ReportJob.objects.get(pk=job_id).state == ReportJob.FAILED
+    # A failed job is not reused: asking again queues a new one.
+    again = client.post("/api/v1/reports", {"scope": "token", "id": other_token, "format": "csv"},
+                        content_type="application/json")  # fmt: skip
+    assert again.json()["id"] != job_id
