@@ -23,12 +23,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from explorer.models import ReportJob
+from explorer.reports import archive
 from explorer.reports.build import write_report
 from explorer.reports.request import ReportRequestError, Request, make_request
 
 log = logging.getLogger(__name__)
-EXTENSIONS = {"json": "json", "csv": "csv", "pdf": "pdf"}
-CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+# The JSON format is a tar archive (manifest and bundles), or one bundle for a mint scope.
+CONTENT_TYPES = {
+    "tar": "application/x-tar",
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+}
 # A running job whose worker died is taken over once it is older than the task's time limit.
 _STALE_GRACE = timedelta(seconds=60)
 
@@ -92,9 +98,7 @@ def run(job_id: str) -> None:
     job = _claim(job_id)
     if job is None:
         return  # done, failed, or being built by another delivery
-    name = f"{job.pk}.{EXTENSIONS[job.format]}"
-    final = reports_dir() / name
-    part = final.with_name(name + ".part")
+    part = reports_dir() / f"{job.pk}.part"
     def progress(done: int, total: int) -> None:
         ReportJob.objects.filter(pk=job.pk).update(progress_done=done, progress_total=total)
 
@@ -102,6 +106,8 @@ def run(job_id: str) -> None:
         req = make_request(**_request_args(job.request))
         with open(part, "wb") as out:
             summary = write_report(req, job.format, out, progress=progress, tmpdir=str(reports_dir()))
+        name = f"{job.pk}.{extension(job.format, part)}"
+        final = part.with_name(name)
         part.replace(final)
     except Exception as exc:
         part.unlink(missing_ok=True)
@@ -126,6 +132,13 @@ def run(job_id: str) -> None:
         finished_at=now,
         expires_at=now + timedelta(seconds=settings.REPORTS_TTL_SECONDS),
     )
+
+
+def extension(fmt: str, path: Path) -> str:
+    if fmt != "json":
+        return fmt
+    with open(path, "rb") as f:
+        return "tar" if archive.is_archive(f.read(archive.BLOCK)) else "json"
 
 
 def _request_args(stored: dict) -> dict:

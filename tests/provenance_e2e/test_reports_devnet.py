@@ -27,7 +27,7 @@ OFFLINE_ENV = {"PATH": "/usr/bin:/bin"}  # the verifier needs nothing configured
 def test_token_reports_on_the_devnet_and_through_the_worker(story, tmp_path, client):
     from django.core.management import call_command
 
-    paths = {fmt: tmp_path / f"report.{fmt}" for fmt in ("csv", "json", "pdf")}
+    paths = {fmt: tmp_path / f"report.{ext}" for fmt, ext in (("csv", "csv"), ("json", "tar"), ("pdf", "pdf"))}
     for fmt, path in paths.items():
         call_command("audit_report", "--scope", "token", "--id", story["hemibtc"], "--format", fmt, "-o", str(path))
 
@@ -40,7 +40,7 @@ def test_token_reports_on_the_devnet_and_through_the_worker(story, tmp_path, cli
                             env=OFFLINE_ENV, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     data = paths["json"].read_bytes()
-    tampered = tmp_path / "tampered.json"
+    tampered = tmp_path / "tampered.tar"
     for position in (700, len(data) // 2, len(data) - 3000):  # manifest, a bundle, the last bundle
         changed = bytearray(data)
         changed[position] ^= 0x01
@@ -68,13 +68,13 @@ def test_token_reports_on_the_devnet_and_through_the_worker(story, tmp_path, cli
     body = _wait(client, response["Location"])
     assert body["state"] == "done", body
     served = b"".join(client.get(f"{response['Location']}/download").streaming_content)
-    served_path = tmp_path / "served.json"
+    served_path = tmp_path / "served.tar"
     served_path.write_bytes(served)
     verify = subprocess.run([sys.executable, "-m", "explorer.verify", str(served_path)], cwd=REPO, env=OFFLINE_ENV,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # Pinned at the positions the worker recorded, the command line writes the same bytes.
-    pinned = tmp_path / "pinned.json"
+    pinned = tmp_path / "pinned.tar"
     pos = body["positions"]
     call_command("audit_report", "--scope", "token", "--id", story["hemibtc"], "--format", "json",
                  "--at-btc-height", str(pos["bitcoin_height"]), "--at-hemi-block", str(pos["hemi_block"]),

@@ -198,7 +198,7 @@ def test_the_command_line_writes_a_report_the_verifier_accepts_and_a_changed_byt
     from tests.reports.conftest import load_story
 
     load_story()
-    out = tmp_path / "report.json"
+    out = tmp_path / "report.tar"
     call_command("audit_report", "--scope", "token", "--id", TOKEN, "--format", "json", "-o", str(out))
     verify = [sys.executable, "-m", "explorer.verify", str(out)]
     ok = subprocess.run(verify, cwd=REPO, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin"})

@@ -80,9 +80,12 @@ def test_json_reports_through_the_api_verify(devnet_addresses, client, settings,
     jobs.run(response.json()["id"])  # the worker's part, in this process (this test's settings)
     body = client.get(response["Location"]).json()
     assert body["state"] == "done", body
-    data = b"".join(client.get(f"{response['Location']}/download").streaming_content)
+    download = client.get(f"{response['Location']}/download")
+    assert download["Content-Type"] == "application/x-tar"
+    assert download["Content-Disposition"] == f'attachment; filename="hemiscope-report-token-{TOKEN[:12]}.tar"'
+    data = b"".join(download.streaming_content)
     assert verify_report(io.BytesIO(data)).ok
-    assert list(tmp_path.iterdir()) == [tmp_path / f"{body['id']}.json"]  # no .part or spool left
+    assert list(tmp_path.iterdir()) == [tmp_path / f"{body['id']}.tar"]  # no .part or spool left
 
 
 def test_download_is_409_while_queued_410_when_failed_or_expired(db, devnet_addresses, client, no_worker):

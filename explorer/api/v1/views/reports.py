@@ -177,7 +177,8 @@ class ReportDownloadView(APIView):
         responses={
             (200, "application/octet-stream"): OpenApiResponse(
                 OpenApiTypes.BINARY,
-                description="The report (application/json, text/csv or application/pdf)."
+                description="The report: application/x-tar (JSON: manifest and bundles; one mint's complete "
+                "evidence is a single application/json bundle), text/csv or application/pdf."
             ),
             400: _BAD,
             404: OpenApiResponse(_ERR, description="No such job."),
@@ -197,8 +198,9 @@ class ReportDownloadView(APIView):
         if job.state == ReportJob.EXPIRED or not path.exists():
             ttl = settings.REPORTS_TTL_SECONDS
             return Response(error_body(410, f"the report expired (files live {ttl} s); ask again"), status=410)
-        name = f"hemiscope-report-{make_request(**jobs._request_args(job.request)).slug()}.{job.format}"
-        response = FileResponse(open(path, "rb"), content_type=jobs.CONTENT_TYPES[job.format])
+        ext = path.suffix[1:]
+        name = f"hemiscope-report-{make_request(**jobs._request_args(job.request)).slug()}.{ext}"
+        response = FileResponse(open(path, "rb"), content_type=jobs.CONTENT_TYPES[ext])
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["X-Report-SHA256"] = job.sha256
         return response
