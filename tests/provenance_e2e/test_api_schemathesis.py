@@ -116,7 +116,9 @@ def every_endpoint_on_real_devnet_identifiers_conforms_to_the_schema(live_server
         "/api/v1/search": {"q": tx}, "/api/v2/search": {"q": tx},
         "/api": {"module": "block", "action": "eth_block_number"},
     }  # fmt: skip
-    assert set(calls) | set(queries) == set(schema.raw_schema["paths"])
+    reports = {"/api/v1/reports", "/api/v1/reports/{job_id}", "/api/v1/reports/{job_id}/download"}
+    assert set(calls) | set(queries) | reports == set(schema.raw_schema["paths"])
+    a_report_job_conforms_from_post_to_download(live_server, schema, token)
     session = requests.Session()
     for path in sorted(set(calls) | set(queries)):
         operation = schema[path]["GET"]
@@ -128,3 +130,26 @@ def every_endpoint_on_real_devnet_identifiers_conforms_to_the_schema(live_server
         else:  # Esplora's text and binary answers
             assert response.content, path
         operation.validate_response(response)
+
+
+def a_report_job_conforms_from_post_to_download(live_server, schema, token):
+    """The report endpoints on a real request: the 202, the status, then the file."""
+    import time
+
+    import requests
+
+    body = {"scope": "token", "id": token, "format": "csv"}
+    response = requests.post(f"{live_server.url}/api/v1/reports", json=body, timeout=30)
+    assert response.status_code == 202, response.text[:300]
+    schema["/api/v1/reports"]["POST"].validate_response(response)
+    status = schema["/api/v1/reports/{job_id}"]["GET"]
+    deadline = time.monotonic() + 240
+    while True:
+        job = requests.get(live_server.url + response.headers["Location"], timeout=30)
+        status.validate_response(job)
+        if job.json()["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert job.json()["state"] == "done", job.json()
+    download = requests.get(f"{live_server.url}{response.headers['Location']}/download", timeout=30)
+    assert download.status_code == 200 and download.headers["Content-Type"].startswith("text/csv")

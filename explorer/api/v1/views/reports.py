@@ -25,6 +25,12 @@ from explorer.views.errors import error_body
 _ERR = ErrorSerializer
 _BAD = OpenApiResponse(_ERR, description="A malformed or unknown field or id; `error` names it.")
 _THROTTLED = OpenApiResponse(_ERR, description="Throttled: retry after the `Retry-After` seconds.")
+_FILE_TYPES = {
+    "application/x-tar": "a JSON report (manifest and evidence bundles)",
+    "application/json": "a mint's complete evidence bundle (a JSON report of scope mint)",
+    "text/csv": "a CSV report",
+    "application/pdf": "a PDF report",
+}
 _JOB_ID = "3f6d7c1e-2b8a-4d5e-9c1f-0a2b3c4d5e6f"
 JOB_EXAMPLE = OpenApiExample(
     "a finished token report",
@@ -175,11 +181,10 @@ class ReportDownloadView(APIView):
         operation_id="reports_download",
         summary="The report file: 409 while it is being built, 410 once expired or failed",
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY,
-                description="The report: application/x-tar (JSON: manifest and bundles; one mint's complete "
-                "evidence is a single application/json bundle), text/csv or application/pdf."
-            ),
+            **{
+                (200, media): OpenApiResponse(OpenApiTypes.BINARY, description=f"The report: {what}.")
+                for media, what in _FILE_TYPES.items()
+            },
             400: _BAD,
             404: OpenApiResponse(_ERR, description="No such job."),
             429: _THROTTLED,
