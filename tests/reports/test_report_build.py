@@ -160,8 +160,9 @@ def test_the_reserves_hook_adds_a_section_when_a_reconcile_exists(story_mint, mo
     assert verify_report(io.BytesIO(data)).ok
 
 
-def test_without_the_reserves_module_the_hook_finds_nothing():
-    # The real lookup, not a stub: explorer.reserves does not exist on this branch.
+def test_without_the_reserves_module_the_hook_finds_nothing(monkeypatch):
+    # The real lookup, not a stub, of a module that does not exist (explorer.reserves will).
+    monkeypatch.setattr(hooks, "RESERVES_MODULE", "explorer.no_such_reserves_module")
     assert hooks._reconcile() is None
 
 
