@@ -57,6 +57,9 @@ VERDICTS = ("verified", "pending", "failed")
 LINE_LIMITS = JsonLimits(max_bytes=256 * 1024, max_structure=20_000, max_depth=8, max_int_digits=80)
 REPORT_STEPS = ("archive", "manifest", "bundles")
 ENTRY = 96
+# Bundles one report may hold: the verifier keeps ENTRY bytes per bundle (192 MB at this bound),
+# so a hostile manifest of endless item lines is refused instead of exhausting memory.
+MAX_BUNDLES = 2_000_000
 _SHA = re.compile(r"[0-9a-f]{64}")
 _TX = re.compile(r"0x[0-9a-f]{64}")
 
@@ -162,6 +165,8 @@ class _Manifest:
                 raise StepFailed("manifest", f"{where}: a bundle digest must be 64 hex digits on a mint")
             if not isinstance(tx, str) or not _TX.fullmatch(tx):
                 raise StepFailed("manifest", f"{where}: a mint's hemi_tx_hash must be 0x and 64 hex digits")
+            if len(self.expected) // ENTRY >= MAX_BUNDLES:
+                raise StepFailed("manifest", f"more than {MAX_BUNDLES} bundles")
             # The claims the bundle must repeat, compressed to one 32-byte digest.
             self.expected += bytes.fromhex(tx[2:]) + bytes.fromhex(digest) + _claim_digest(obj)
         self.items += 1

@@ -61,6 +61,14 @@ def test_the_base_archive_verifies():
     assert [r.link for r in result.links] == list(REPORT_STEPS)
 
 
+def test_more_bundles_than_the_bound_are_refused(monkeypatch):
+    from explorer import verify_report as module
+
+    monkeypatch.setattr(module, "MAX_BUNDLES", 0)
+    result = verify_report(io.BytesIO(BASE))
+    assert not result.ok and result.failed.detail == "more than 0 bundles"
+
+
 def test_every_single_byte_flip_of_the_manifest_and_headers_fails():
     # The whole manifest member and the bundle's header, byte by byte (the bundle's own bytes are
     # the bundle verifier's, fuzzed in tests/explorer/test_verify_fuzz.py).
