@@ -1,33 +1,32 @@
-"""Optional report sections supplied by other modules.
+"""The reserves section of a report (issue 20's reserve reconciliation).
 
-RESERVES HOOK (for issue 20, reserve reconciliation): when a module ``explorer.reserves`` exists
-and defines ``reconcile``, every report gains a "reserves" section: the manifest's header line
-carries ``reconcile(at_btc_height=H, at_hemi_block=N)``'s result (a JSON-serializable dict, shown
-key by key in the PDF). Without that module the section is left out entirely. The module is
-looked up, never imported unconditionally, so this package works before issue 20 lands; at merge
-time adapt ``reserves_section`` to ``reconcile``'s real signature.
+Every report carries the reconciliation at its own positions: the manifest's header line holds
+``explorer.reserves.reconcile(at_btc_height=H, at_hemi_block=N).to_dict()`` plus its text
+``equation`` (the PDF prints that), or ``{"error": ...}`` when it cannot be computed there (a
+position not indexed yet) - a report is still worth having without it, and says why it lacks it.
+``_reconcile`` is a function so tests can substitute the computation.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
+from explorer import reserves
 from explorer.reports.positions import Positions
-
-RESERVES_MODULE = "explorer.reserves"
 
 
 def _reconcile():
-    """``explorer.reserves.reconcile`` when that module exists, else None."""
-    if importlib.util.find_spec(RESERVES_MODULE) is None:
-        return None
-    return getattr(importlib.import_module(RESERVES_MODULE), "reconcile", None)
+    return reserves.reconcile
 
 
 def reserves_section(pos: Positions) -> dict | None:
     reconcile = _reconcile()
     if reconcile is None:
         return None
-    result = reconcile(at_btc_height=pos.btc_height, at_hemi_block=pos.hemi_block)
-    return dict(result) if result is not None else None
+    try:
+        result = reconcile(at_btc_height=pos.btc_height, at_hemi_block=pos.hemi_block)
+    except reserves.ReconcileError as exc:
+        return {"error": str(exc)}
+    if result is None:
+        return None
+    if isinstance(result, reserves.Reconciliation):
+        return {**result.to_dict(), "equation": result.equation()}
+    return dict(result)

@@ -33,7 +33,9 @@ def context(summary: Summary) -> dict:
         "verdicts": verdicts,
         "count_rows": rows,
         "totals": [summary.verdict_counts().get(v, 0) for v in verdicts],
-        "reserves": sorted((summary.reserves or {}).items()),
+        # The reconciliation's own text when present (issue 20), else its plain keys.
+        "reserves_equation": (summary.reserves or {}).get("equation"),
+        "reserves": sorted((k, v) for k, v in (summary.reserves or {}).items() if not isinstance(v, (dict, list))),
         "has_reserves": summary.reserves is not None,
         "limit": PDF_VERIFIED_ITEMS,
         "command": f"python manage.py audit_report --scope {req.scope} {selectors} {pins}".replace("  ", " "),

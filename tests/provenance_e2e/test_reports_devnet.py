@@ -57,6 +57,7 @@ def test_token_reports_on_the_devnet_and_through_the_worker(story, tmp_path, cli
     assert hashlib.sha256(data).hexdigest() in words
     assert hashlib.sha256(paths["csv"].read_bytes()).hexdigest() in words
     assert "Hemiscope audit report" in words and "Failed and pending items" in words
+    assert "held by the vaults" in words  # the reserve reconciliation at the report's positions
     SHOTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(["pdftoppm", "-png", "-r", "70", str(paths["pdf"]), str(SHOTS / "report-token")], check=True)
     assert list(SHOTS.glob("report-token-*.png"))

@@ -36,7 +36,7 @@ def members(data: bytes) -> list[tuple[str, bytes]]:
 
 
 def test_the_token_json_report_is_a_manifest_and_the_mints_bundle_and_verifies(story_mint, monkeypatch):
-    monkeypatch.setattr(hooks, "_reconcile", lambda: None)  # as before reserve reconciliation exists
+    monkeypatch.setattr(hooks, "_reconcile", lambda: None)  # a build with no reserves section
     data = build("json")
     names = [name for name, _ in members(data)]
     tx = "0x" + bytes(story_mint.transaction.hash).hex()
@@ -161,10 +161,38 @@ def test_the_reserves_hook_adds_a_section_when_a_reconcile_exists(story_mint, mo
     assert verify_report(io.BytesIO(data)).ok
 
 
-def test_without_the_reserves_module_the_hook_finds_nothing(monkeypatch):
-    # The real lookup, not a stub, of a module that does not exist (explorer.reserves will).
-    monkeypatch.setattr(hooks, "RESERVES_MODULE", "explorer.no_such_reserves_module")
-    assert hooks._reconcile() is None
+def test_a_report_says_why_it_has_no_reconciliation_where_none_can_be_computed(story_mint):
+    # No chain cursor yet: the reconciliation cannot be placed, the report still builds.
+    data = build("json")
+    head = json.loads(dict(members(data))["manifest.jsonl"].splitlines()[0])
+    assert head["reserves"] == {"error": "nothing indexed yet: both chains must have a cursor"}
+    assert verify_report(io.BytesIO(data)).ok
+
+
+def test_every_report_carries_the_reserve_reconciliation_at_its_own_positions(story_mint):
+    """The real reconciliation (explorer.reserves), not a stand-in: at the positions the report
+    records, with its equation, in the manifest and in the PDF."""
+    from explorer import reserves
+    from indexer.bitcoin.models import BitcoinBlock
+    from indexer.hemi.models import Block
+    from indexer.models import ChainCursor
+
+    # The story's rows were written without the indexers' cursors, which reconcile requires.
+    btc = BitcoinBlock.objects.active().order_by("-height").first()
+    hemi = Block.objects.canonical().order_by("-number").first()
+    ChainCursor.objects.create(chain="bitcoin", height=btc.height, block_hash=btc.hash_internal)
+    ChainCursor.objects.create(chain="hemi", height=hemi.number, block_hash=hemi.hash)
+
+    data = build("json")
+    head = json.loads(dict(members(data))["manifest.jsonl"].splitlines()[0])
+    at = head["positions"]
+    expected = reserves.reconcile(at_btc_height=at["bitcoin_height"], at_hemi_block=at["hemi_block"])
+    assert head["reserves"] == {**expected.to_dict(), "equation": expected.equation()}
+    assert head["reserves"]["position"]["hemi_block"] == at["hemi_block"]
+    assert verify_report(io.BytesIO(data)).ok
+
+    text = _pdf_text(build("pdf"))
+    assert "held by the vaults" in text and "hemiBTC total supply" in text
 
 
 def test_the_pdf_summarises_and_names_the_json_and_csv_digests(story_mint):
