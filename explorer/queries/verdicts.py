@@ -174,3 +174,101 @@ def stored_verdicts(kind: str, ids) -> dict[int, object]:
     without a stored verdict are absent (read them as :class:`NotJudged`). 1 query."""
     model = KIND_MODELS[kind]
     return {v.pk: v for v in model.objects.filter(pk__in=list(ids))}
+
+
+# ----------------------------------------------------------------------------- current settled verdicts
+
+# Work items that may still have to refresh a verdict: recorded and not done (a failed one
+# needs an operator, and until then the verdicts it should have refreshed are not trusted).
+_OPEN_WORK = ("pending", "running", "failed")
+
+
+def _open_chain_changes() -> dict[str, tuple[int, int | None]]:
+    """``{"bitcoin"|"hemi": (lowest from_height, lowest new cursor height)}`` of the chain
+    changes the verdict worker has not finished: a stored verdict judged on a block at or above
+    that from_height may be stale, and the tip is at least that cursor height. 1 query (the
+    open items are few: the worker coalesces a backlog into one run)."""
+    from django.db.models import IntegerField, Min
+    from django.db.models.fields.json import KT
+    from django.db.models.functions import Cast
+
+    from indexer.core.cursor import CHAIN_CHANGED
+    from indexer.models import WorkItem
+
+    rows = (
+        WorkItem.objects.filter(kind=CHAIN_CHANGED, state__in=_OPEN_WORK, payload__has_key="chain")
+        .values(chain=KT("payload__chain"))
+        .annotate(
+            low=Min(Cast(KT("payload__from_height"), IntegerField())),
+            tip=Min(Cast(KT("payload__height"), IntegerField())),
+        )
+        .values_list("chain", "low", "tip")
+    )
+    return {chain: (low, tip) for chain, low, tip in rows}
+
+
+def current_verified_mints(mints) -> dict[int, int]:
+    """``{mint id: its deposit's Bitcoin height}`` for the mints whose stored verdict is
+    *verified and settled* and still what a live judgement gives now; a mint left out must be
+    judged live. 4 queries for any number of mints (one short snapshot).
+
+    Settled means superfinal with every link verified: only a change to a row it was judged on
+    can alter it - a reorg at or below its ``depends_*`` heights, a second mint of its Bitcoin
+    txid (``verdict_store`` refreshes exactly these). A stored verdict is therefore current unless
+    a refresh that could reach it has not run yet, which this checks against the data:
+
+    * an unfinished ``chain.changed`` item from Bitcoin height H to a cursor at T (a reorg
+      waiting for its refresh) leaves out verdicts judged on a block at or above H, and those
+      within SUPERFINALITY_CONFIRMATIONS of T (their superfinality may have dropped with the
+      tip) - what the refresh would re-judge; from Hemi block H, those judged on a Hemi block
+      at or above H (a cursor deleted altogether counts from 0: everything);
+    * another canonical mint of the same Bitcoin txid (a second credit) leaves both out;
+    * a mint whose deposit is no longer on the active Bitcoin chain is left out.
+    """
+    from django.db import connection, transaction
+
+    from explorer.finality import SUPERFINALITY_CONFIRMATIONS
+
+    mints = list(mints)
+    if not mints:
+        return {}
+    txids = {m.pk: bytes(m.deposit_txid_internal) for m in mints}
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:  # the verdicts and the open work from one snapshot
+            with connection.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        stored = list(
+            MintVerdict.objects.filter(pk__in=list(txids), verdict=VERIFIED, settled=True).values_list(
+                "pk", "depends_bitcoin_height", "depends_hemi_number"
+            )
+        )
+        open_changes = _open_chain_changes()
+        wanted = list(set(txids.values()))
+        credits: dict[bytes, int] = {}
+        for txid in DepositConfirmation.objects.canonical().filter(deposit_txid_internal__in=wanted).values_list(
+            "deposit_txid_internal", flat=True
+        ):
+            credits[bytes(txid)] = credits.get(bytes(txid), 0) + 1
+        heights: dict[bytes, int] = {}
+        for txid, height in (
+            TunnelDeposit.objects.filter(transaction__txid_internal__in=wanted, block__in_active_chain=True)
+            .order_by("block__height")
+            .values_list("transaction__txid_internal", "block__height")
+        ):
+            heights.setdefault(bytes(txid), height)
+    btc_from, btc_tip = open_changes.get("bitcoin", (None, None))
+    if btc_from is not None and btc_tip is None:
+        btc_tip = btc_from - 1  # a cursor reset: the tip may be anywhere above the change
+    hemi_from = open_changes.get("hemi", (None, None))[0]
+    out = {}
+    for pk, dep_btc, dep_hemi in stored:
+        txid = txids[pk]
+        if dep_btc is None or dep_hemi is None or credits.get(txid) != 1 or txid not in heights:
+            continue
+        if btc_from is not None and (dep_btc >= btc_from or dep_btc > btc_tip - SUPERFINALITY_CONFIRMATIONS):
+            continue
+        if hemi_from is not None and dep_hemi >= hemi_from:
+            continue
+        out[pk] = heights[txid]
+    return out

@@ -1,11 +1,14 @@
 """Each report item's verdict, read through ONE function: ``judge``.
 
-Today ``judge`` computes verdicts live through the same list helpers the tunnel pages use
-(``explorer/queries/tunnel.py``: about 15 indexed queries per mint). When stored verdicts
-(issue 15) land, ``judge`` is the only body to switch to the stored-verdict query; the writers,
-the CLI, the jobs and the tests call nothing else. Live verdicts are judged at the indexed tips:
-the report's positions select which items are in it, and its verdicts are those the explorer
-shows now (stored verdicts can record the positions they were judged at).
+A report's verdicts are those the explorer gives now, at the indexed tips: the report's
+positions select which items are in it. Judging a mint live costs about 15 indexed queries
+(``explorer/queries/tunnel.py``, 60-115 ms), so ``judge`` reads the STORED verdict of every
+mint whose stored verdict is verified, settled and current (``queries.verdicts.
+current_verified_mints``: 4 queries per batch) - by definition what a live judgement gives, and
+written here to the same fields, stage and reason - and judges live only the rest: pending and
+failed mints (the PDF shows them in full with their links and checks), mints not judged yet,
+and those a refresh still has to reach. Deposits are judged live in two queries per batch
+already; withdrawals are judged live (a few queries each; a tunnel has few of them).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from explorer.queries import tunnel as tunnel_queries
+from explorer.queries import verdicts as verdict_queries
 from explorer.reports.collect import DEPOSIT, MINT, WITHDRAWAL
 from explorer.verdicts import VERIFIED, Link
 from explorer.verify_report import ITEM_COLUMNS
@@ -36,18 +40,21 @@ def _hex0x(raw) -> str | None:
     return None if raw is None else "0x" + bytes(raw).hex()
 
 
+ALL_VERIFIED = "superfinal"  # a mint's stage once every link is verified (the chain's last stage)
+
+
 def _first_open(links) -> tuple[str, str]:
     """Stage and reason: the first link not verified, or the whole chain's last stage."""
     for link in links:
         if link.verdict != VERIFIED:
             return link.name, link.reason or ""
-    return "superfinal", ""
+    return ALL_VERIFIED, ""
 
 
 def judge(kind: str, rows: list) -> list[Judged]:
     """THE verdict source of reports (see the module docstring): rows of one kind, in order."""
     if kind == MINT:
-        return [_mint(m, p) for m, p in zip(rows, tunnel_queries.mint_verdicts(rows), strict=True)]
+        return _mints(rows)
     if kind == DEPOSIT:
         return [_deposit(d, v) for d, v in zip(rows, tunnel_queries.deposit_verdicts(rows), strict=True)]
     if kind == WITHDRAWAL:
@@ -55,9 +62,31 @@ def judge(kind: str, rows: list) -> list[Judged]:
     raise ValueError(f"unknown item kind {kind!r}")
 
 
+def _mints(rows: list) -> list[Judged]:
+    """Stored where current (see the module docstring), live for the rest; in ``rows`` order."""
+    stored = verdict_queries.current_verified_mints(rows)
+    live_rows = [m for m in rows if m.pk not in stored]
+    live = dict(zip((m.pk for m in live_rows), tunnel_queries.mint_verdicts(live_rows), strict=True))
+    return [_stored_mint(m, stored[m.pk]) if m.pk in stored else _mint(m, live[m.pk]) for m in rows]
+
+
+def _stored_mint(m, deposit_height: int) -> Judged:
+    """A mint whose stored verdict is verified and settled: every link verified, so its stage
+    and reason are those ``_first_open`` gives such a mint, and the Bitcoin height is its
+    deposit's (what the "Bitcoin lock" link's evidence records). No links: the PDF lists
+    verified items without them."""
+    fields = _mint_fields(m, VERIFIED, ALL_VERIFIED, "", deposit_height)
+    return Judged(MINT, fields["hemi_tx_hash"], VERIFIED, ALL_VERIFIED, "", fields, (), m)
+
+
 def _mint(m, p) -> Judged:
     stage, reason = _first_open(p.links)
     lock = p.links[0].evidence if p.links else {}
+    fields = _mint_fields(m, p.verdict, stage, reason, lock.get("deposit_height"))
+    return Judged(MINT, fields["hemi_tx_hash"], p.verdict, stage, reason, fields, tuple(p.links), m)
+
+
+def _mint_fields(m, verdict: str, stage: str, reason: str, bitcoin_height) -> dict:
     tx = _hex0x(m.transaction.hash)
     fields = {
         "kind": MINT,
@@ -65,16 +94,16 @@ def _mint(m, p) -> Judged:
         "hemi_block": m.block.number,
         "hemi_log_index": m.log.log_index,
         "bitcoin_txid_display": m.deposit_txid_display,
-        "bitcoin_height": lock.get("deposit_height"),
+        "bitcoin_height": bitcoin_height,
         "vault": _hex0x(m.vault),
         "party": _hex0x(m.recipient),
         "amount_sats": str(int(m.deposit_sats)),
         "net_sats": str(int(m.net_sats)),
-        "verdict": p.verdict,
+        "verdict": verdict,
         "stage": stage,
         "reason": reason,
     }
-    return Judged(MINT, tx, p.verdict, stage, reason, fields, tuple(p.links), m)
+    return fields
 
 
 def _deposit(d, v) -> Judged:

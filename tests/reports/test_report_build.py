@@ -281,3 +281,19 @@ def test_the_pdf_shows_a_pending_item_in_full_with_its_checks(story_mint):
     (shots / "report-pending.pdf").write_bytes(pdf)
     subprocess.run(["pdftoppm", "-png", "-r", "70", str(shots / "report-pending.pdf"), str(shots / "report-pending")],
                    check=True)  # fmt: skip
+
+
+def test_stored_verdicts_give_the_same_csv_and_json_as_live_judging(story_mint, monkeypatch):
+    from explorer import verdict_store
+    from explorer.models import MintVerdict
+    from explorer.queries import tunnel as tunnel_queries
+
+    live = {fmt: build(fmt) for fmt in ("csv", "json")} | {"tunnel": build("csv", scope="tunnel")}
+    verdict_store.store("mint", [story_mint.pk])
+    assert MintVerdict.objects.filter(pk=story_mint.pk, verdict="verified", settled=True).exists()
+    judged = []
+    real = tunnel_queries.mint_verdicts
+    monkeypatch.setattr(tunnel_queries, "mint_verdicts", lambda rows: judged.extend(rows) or real(rows))
+    stored = {fmt: build(fmt) for fmt in ("csv", "json")} | {"tunnel": build("csv", scope="tunnel")}
+    assert judged == []  # read from the store, not judged
+    assert stored == live

@@ -1,0 +1,155 @@
+"""Audit reports read stored verdicts where they are current, judge live only the rest, and
+write the same bytes either way (explorer.reports.items.judge, queries.verdicts.
+current_verified_mints). Built on the stored-verdict tests' chains (tests/explorer/conftest.py)."""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import replace
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from explorer import verdict_store
+from explorer.models import MintVerdict
+from explorer.queries import tunnel as tunnel_queries
+from explorer.reports import collect
+from explorer.reports.build import write_report
+from explorer.reports.request import make_request
+from explorer.verdicts import FAILED, VERIFIED
+from indexer.core import cursor as chain_cursor
+from tests.explorer.conftest import h32
+
+
+@pytest.fixture(autouse=True)
+def _hemibtc(monkeypatch, tunnel):
+    from hemiscope import networks
+
+    preset = replace(networks.current(), hemibtc_address="0x" + tunnel.HEMIBTC.hex())
+    monkeypatch.setattr(networks, "current", lambda: preset)
+
+
+@pytest.fixture
+def judged_live(monkeypatch) -> list:
+    """The mints each report judged live (through the tunnel pages' helper), by id."""
+    seen: list = []
+    real = tunnel_queries.mint_verdicts
+
+    def spy(mints):
+        seen.extend(m.pk for m in mints)
+        return real(mints)
+
+    monkeypatch.setattr(tunnel_queries, "mint_verdicts", spy)
+    return seen
+
+
+def report(fmt: str, tunnel, scope: str = "token") -> bytes:
+    out = io.BytesIO()
+    selectors = {"id": "0x" + tunnel.HEMIBTC.hex()} if scope == "token" else {}
+    write_report(make_request(scope, **selectors), fmt, out)
+    return out.getvalue()
+
+
+def backed_mints(tunnel, hemi, btc, n: int, label: str = "more") -> list:
+    """``n`` more backed mints like the story's: deposit in block 101, minted in relayed,
+    published Hemi blocks 12..19 - verified and superfinal."""
+    return [
+        tunnel.mint(hemi[12 + i % 8], tunnel.deposit(btc[101], label=f"{label}{i}").transaction.txid_internal)
+        for i in range(n)
+    ]
+
+
+def backfill() -> None:
+    verdict_store.record_sweep(backfill=True)
+    verdict_store.refresh_all()
+
+
+def test_stored_and_live_verdicts_write_byte_identical_csv_and_json(chains, tunnel, story, judged_live):
+    hemi, btc, story_mint = story()
+    backed_mints(tunnel, hemi, btc, 3)
+    unbacked = tunnel.mint(hemi[14], h32("no-such-deposit"))  # failed: always judged live
+    live = {(fmt, scope): report(fmt, tunnel, scope) for fmt in ("csv", "json") for scope in ("token", "tunnel")}
+    assert not MintVerdict.objects.exists()
+    assert set(judged_live) == set(chains.hemi.DepositConfirmation.objects.values_list("pk", flat=True))
+
+    backfill()
+    assert MintVerdict.objects.filter(verdict=VERIFIED, settled=True).count() == 4
+    judged_live.clear()
+    stored = {(fmt, scope): report(fmt, tunnel, scope) for fmt in ("csv", "json") for scope in ("token", "tunnel")}
+    assert stored == live
+    assert set(judged_live) == {unbacked.pk}  # the verified ones came from the stored verdicts
+    assert b",verified,superfinal,," in live[("csv", "token")]
+    assert f"{story_mint.block.number}".encode() in live[("csv", "token")]
+
+
+def test_a_stored_verdict_a_pending_reorg_reaches_is_judged_live(chains, tunnel, story, judged_live):
+    _hemi, btc, mint = story()
+    backfill()
+    report("csv", tunnel)
+    assert judged_live == []  # current: read from the store
+    # The deposit's block is orphaned; the cursor move records the change, which the verdict
+    # worker has not handled yet: the stored "verified" is stale.
+    chains.btc.BitcoinBlock.objects.filter(height__gte=101).update(in_active_chain=False)
+    chains.btc.KeystoneFirstPublication.objects.all().delete()
+    chain_cursor.advance("bitcoin", None, (115, bytes(btc[115].hash_internal)))
+    chain_cursor.advance("bitcoin", (115, bytes(btc[115].hash_internal)), (100, bytes(btc[100].hash_internal)))
+    assert MintVerdict.objects.get(pk=mint.pk).verdict == VERIFIED
+    data = report("csv", tunnel).decode()
+    assert judged_live == [mint.pk]
+    assert f",{FAILED},Bitcoin lock," in data and "orphaned" in data
+    # Once the refresh has run, the stored verdict is the live one (failed: still judged live).
+    verdict_store.refresh_all()
+    judged_live.clear()
+    assert report("csv", tunnel).decode() == data and judged_live == [mint.pk]
+
+
+def test_a_change_above_what_a_verdict_was_judged_on_does_not_make_it_stale(chains, tunnel, story, judged_live):
+    hemi, btc, mint = story()
+    backfill()
+    stored = MintVerdict.objects.get(pk=mint.pk)
+    # New blocks on both chains, not handled yet: above every block the verdict depends on.
+    chain_cursor.advance("bitcoin", None, (115, bytes(btc[115].hash_internal)))
+    chain_cursor.advance("hemi", None, (30, bytes(hemi[30].hash)))
+    assert stored.depends_bitcoin_height <= 115 - 10 and stored.depends_hemi_number < 30
+    report("csv", tunnel)
+    assert judged_live == []
+
+
+def test_a_second_credit_of_the_same_txid_is_judged_live_before_its_refresh(chains, tunnel, story, judged_live):
+    hemi, _btc, mint = story()
+    backfill()
+    before = report("csv", tunnel).decode()
+    again = tunnel.mint(hemi[16], mint.deposit_txid_internal)  # no cursor move, no refresh yet
+    data = report("csv", tunnel).decode()
+    assert sorted(judged_live) == sorted([mint.pk, again.pk])
+    assert "credited 2 times" in data and data != before
+
+
+def _csv_queries(tunnel, monkeypatch, batch: int) -> int:
+    monkeypatch.setattr(collect, "iter_batches", functools.partial(_real_iter_batches, size=batch))
+    with CaptureQueriesContext(connection) as ctx:
+        report("csv", tunnel)
+    return len(ctx.captured_queries)
+
+
+_real_iter_batches = collect.iter_batches
+
+
+def test_a_csv_of_stored_settled_verdicts_costs_a_few_queries_per_batch(chains, tunnel, story, judged_live, monkeypatch):
+    hemi, btc, _ = story()
+    backed_mints(tunnel, hemi, btc, 7)  # 8 mints
+    backfill()
+    at_8 = _csv_queries(tunnel, monkeypatch, batch=4)  # 2 full batches and an empty one
+    backed_mints(tunnel, hemi, btc, 8, label="later")
+    backfill()
+    at_16 = _csv_queries(tunnel, monkeypatch, batch=4)  # 4 full batches and an empty one
+    assert judged_live == []
+    per_batch = (at_16 - at_8) / 2
+    # The batch itself, the stored verdicts, the open work items, the txids' canonical mints,
+    # the deposits' heights, and the savepoint pair of the snapshot inside a test transaction
+    # (outside one: SET TRANSACTION ISOLATION LEVEL instead): 7, whatever the batch size.
+    assert per_batch == 7, (at_8, at_16)
+    # Against live judging: ~15 queries per mint.
+    assert at_16 < 16 * 5
