@@ -246,8 +246,10 @@ def current_verified_mints(mints) -> dict[int, int]:
         open_changes = _open_chain_changes()
         wanted = list(set(txids.values()))
         credits: dict[bytes, int] = {}
-        for txid in DepositConfirmation.objects.canonical().filter(deposit_txid_internal__in=wanted).values_list(
-            "deposit_txid_internal", flat=True
+        for txid in (
+            DepositConfirmation.objects.canonical()
+            .filter(deposit_txid_internal__in=wanted)
+            .values_list("deposit_txid_internal", flat=True)
         ):
             credits[bytes(txid)] = credits.get(bytes(txid), 0) + 1
         heights: dict[bytes, int] = {}

@@ -137,7 +137,9 @@ def _csv_queries(tunnel, monkeypatch, batch: int) -> int:
 _real_iter_batches = collect.iter_batches
 
 
-def test_a_csv_of_stored_settled_verdicts_costs_a_few_queries_per_batch(chains, tunnel, story, judged_live, monkeypatch):
+def test_a_csv_of_stored_settled_verdicts_costs_a_few_queries_per_batch(
+    chains, tunnel, story, judged_live, monkeypatch
+):
     hemi, btc, _ = story()
     backed_mints(tunnel, hemi, btc, 7)  # 8 mints
     backfill()
