@@ -105,6 +105,17 @@ def test_a_stored_verdict_a_pending_reorg_reaches_is_judged_live(chains, tunnel,
     assert report("csv", tunnel).decode() == data and judged_live == [mint.pk]
 
 
+def test_a_pending_hemi_reorg_at_or_below_a_verdicts_blocks_makes_it_judged_live(chains, tunnel, story, judged_live):
+    hemi, _btc, mint = story()
+    backfill()
+    current = report("csv", tunnel)
+    # The Hemi cursor rewinds to block 11 (a reorg from block 12, the mint's): not refreshed yet.
+    chain_cursor.advance("hemi", None, (30, bytes(hemi[30].hash)))
+    chain_cursor.advance("hemi", (30, bytes(hemi[30].hash)), (11, bytes(hemi[11].hash)))
+    assert report("csv", tunnel) == current  # the rows did not change here: the same verdict, live
+    assert judged_live == [mint.pk]
+
+
 def test_a_change_above_what_a_verdict_was_judged_on_does_not_make_it_stale(chains, tunnel, story, judged_live):
     hemi, btc, mint = story()
     backfill()
