@@ -154,6 +154,11 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # Production runs with DEBUG off; with it on, Django keeps the SQL of the last 9000 queries,
+    # which with the report's 500-id IN lists is memory the export itself does not use.
+    settings.DEBUG = False
     from bench_provenance import populate
     from django.db import connection
 
