@@ -2,7 +2,9 @@
 peak memory (resident set size, sampled every 20 ms) of the whole process.
 
 The memory goal is flat: the peak over the whole export should be the peak after its first
-tenth plus a few MB, whatever the number of mints. The peer measured in the same run is the floor
+tenth plus a few MB, whatever the number of mints (``--formats csv,csv``: the first export in
+the process that populated the rows can show memory the populating left to the allocator coming
+back; the second shows the export's own). The peer measured in the same run is the floor
 of any export of these rows: PostgreSQL's own ``COPY (SELECT ...) TO STDOUT`` of the same mints
 as CSV, without judging anything. A report reads each mint's stored verdict when it is verified,
 settled and current, and judges live only the rest (``explorer.reports.items``); the second
