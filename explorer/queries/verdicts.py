@@ -7,7 +7,10 @@
   pages, newest first, filtered by ``verdict`` and ``stage`` (a :class:`Filter`); each row
   carries its stored verdict (:func:`verdict_of`), one query per page whatever the filter;
 * :func:`stored_verdicts` - the verdicts of given subject ids, for callers that hold rows
-  already (audit reports, reserves);
+  already (reserves);
+* :func:`current_verified_mints` - which of given mints have a stored verdict that is verified,
+  settled and current (no refresh pending that could reach it): what audit reports read
+  instead of judging those mints live;
 
 A row indexed a moment ago may have no stored verdict yet: it reads as *pending* with the reason
 :data:`NOT_JUDGED`, never as verified, and ``verdict=`` filters leave it out until judged.
