@@ -145,8 +145,9 @@ class _State:
     relay_tip: int | None = None
 
 
-def generate(opts: Options, *, progress: Callable[[str], None] = print, verdicts: Callable[[], None] | None = None):
-    """Fill an empty database with ``opts.hemi_blocks`` Hemi blocks and the Bitcoin chain beside them."""
+def generate(opts: Options, *, progress: Callable[[str], None] = print, verdicts: bool = True):
+    """Fill an empty database with ``opts.hemi_blocks`` Hemi blocks and the Bitcoin chain beside
+    them, then (``verdicts``) judge and store every verdict (:func:`store_verdicts`)."""
     from django.db import connection
 
     from indexer.bitcoin import ingest as btc_ingest
@@ -195,14 +196,12 @@ def generate(opts: Options, *, progress: Callable[[str], None] = print, verdicts
                  f"{last / elapsed:.0f} blocks/s, {txs / elapsed:.0f} txs/s")
     _finish_tokens(state)
     _finish_work()
-    if verdicts is not None:
-        # STORED VERDICTS (issue 15): once verdicts are stored, fill them here through their own
-        # refresh path, so that pages read stored verdicts exactly as on a live index.
-        verdicts()
+    build_seconds = time.monotonic() - t0
+    judged = store_verdicts(progress) if verdicts else None
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     return {"hemi_blocks": opts.hemi_blocks, "transactions": txs, "bitcoin_blocks": windows,
-            "seconds": time.monotonic() - t0}
+            "seconds": time.monotonic() - t0, "build_seconds": build_seconds, "verdicts": judged}
 
 
 # --------------------------------------------------------------------------- Bitcoin
@@ -504,6 +503,59 @@ def _finish_work() -> None:
     WorkItem.objects.filter(kind__in=[TOKEN_METADATA, VAULT_CUSTODY]).update(
         state=WorkItem.DONE, done_at=now, updated_at=now, lease_until=None
     )
+
+
+def store_verdicts(progress: Callable[[str], None] = print) -> dict:
+    """Judge every mint, deposit, withdrawal and block and store the verdicts, through the same
+    code the worker runs (``explorer.verdict_store``): the backfill sweep a migration records on
+    an existing database, drained by the real work handler in steps of ``SWEEP_BATCH`` rows.
+
+    The build recorded one ``chain.changed`` item per cursor move. They are marked done first:
+    with no verdict stored yet, all they would ask for is every row judged at the final tip,
+    which is what the sweep does - once, instead of once for each coalesced backlog run.
+    Verdicts are judged with the explorer's settings for this chain (hemiBTC, tunnel manager),
+    set here for the duration, so they are the ones the explorer computes when it reads it.
+    """
+    import os
+
+    from django.utils import timezone
+
+    from explorer import verdict_store
+    from indexer.core.cursor import CHAIN_CHANGED
+    from indexer.models import WorkItem
+
+    now = timezone.now()
+    WorkItem.objects.filter(kind=CHAIN_CHANGED, state=WorkItem.PENDING).update(
+        state=WorkItem.DONE, done_at=now, updated_at=now, lease_until=None
+    )
+    saved = {name: os.environ.get(name) for name in explorer_settings()}
+    os.environ.update(explorer_settings())
+    t0 = time.monotonic()
+    try:
+        verdict_store.record_sweep(backfill=True)
+        while True:
+            result = verdict_store.refresh_all(max_items=1)
+            if result.failed or result.retrying or result.lost:
+                raise RuntimeError(f"the verdict sweep did not finish: {result}")
+            if not result.handled:
+                break
+            counts = _verdict_counts()
+            progress(f"verdicts stored: {', '.join(f'{k} {n}' for k, n in counts.items())}; "
+                     f"{sum(counts.values()) / (time.monotonic() - t0):.0f} rows/s")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {"seconds": round(time.monotonic() - t0, 1), **_verdict_counts()}
+
+
+def _verdict_counts() -> dict[str, int]:
+    from explorer.models import BlockVerdict, DepositVerdict, MintVerdict, WithdrawalVerdict
+
+    return {"mints": MintVerdict.objects.count(), "deposits": DepositVerdict.objects.count(),
+            "withdrawals": WithdrawalVerdict.objects.count(), "blocks": BlockVerdict.objects.count()}
 
 
 def explorer_settings() -> dict[str, str]:

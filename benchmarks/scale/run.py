@@ -76,7 +76,8 @@ def ensure_database(base_url: str, name: str) -> None:
 
 def build(env: dict[str, str], scale: str, blocks: int, txs: int, marker: Path) -> dict:
     """Fill the scale database unless the marker says it holds this chain already."""
-    params = {"hemi_blocks": blocks, "txs_per_block": txs}
+    # "verdicts": a database built before make_synthetic stored verdicts is rebuilt, not reused.
+    params = {"hemi_blocks": blocks, "txs_per_block": txs, "verdicts": "stored"}
     py = [sys.executable, str(REPO / "manage.py")]
     # Always: a reused database gets the indexes added since it was built (CONCURRENTLY).
     subprocess.run([*py, "migrate", "-v0"], env=env, check=True, cwd=REPO)

@@ -127,3 +127,63 @@ def test_every_endpoint_of_the_bench_mix_answers(explorer_env, client):
         if name.startswith("api") and name.endswith("deep"):
             body = response.json()
             assert body["items"], (name, "a deep cursor must still find rows")
+
+
+def test_every_row_has_the_verdict_the_refresh_computes(explorer_env):
+    """The stored verdicts of the synthetic chain are what ``explorer.verdict_store`` judges for
+    the same rows with the explorer's settings (hemiBTC, tunnel manager) - judged again here,
+    row by row, after the command - and what the live provenance page shows for each mint."""
+    from explorer import provenance, verdict_store
+    from explorer.models import BlockVerdict, DepositVerdict, MintVerdict, WithdrawalVerdict
+
+    compared = ["verdict", "stage", "reason", "settled", "waiting_for_bitcoin", "depends_bitcoin_height",
+                "depends_hemi_number"]  # fmt: skip
+    subjects = {
+        verdict_store.MINT: (hemi.DepositConfirmation, MintVerdict),
+        verdict_store.DEPOSIT: (btc.TunnelDeposit, DepositVerdict),
+        verdict_store.WITHDRAWAL: (hemi.WithdrawalInitiation, WithdrawalVerdict),
+        verdict_store.BLOCK: (hemi.Block, BlockVerdict),
+    }
+    hemibtc = synthetic.HEMIBTC
+    for kind, (subject, model) in subjects.items():
+        ids = list(subject.objects.order_by("pk").values_list("pk", flat=True))
+        assert chain_counts(explorer_env)[kind] == len(ids) == model.objects.count() > 0, kind
+        rows = verdict_store._subjects(kind, ids)
+        again = verdict_store._judge(kind, rows, hemibtc if kind == verdict_store.MINT else None)
+        field = verdict_store._SUBJECT_FIELD[kind]
+        stored = {getattr(v, field): v for v in model.objects.all()}
+        for row, values in zip(rows, again, strict=True):
+            got = stored[row.pk]
+            mine = [f for f in compared if f in values]  # a withdrawal does not wait "for Bitcoin only"
+            assert {f: getattr(got, f) for f in mine} == {f: values[f] for f in mine}, (kind, row.pk)
+            assert (got.bitcoin_height, got.hemi_number) == (
+                synthetic.MAINNET_BTC_START + WINDOWS - 1, HEMI_BLOCKS - 1
+            )  # fmt: skip
+    for mint in hemi.DepositConfirmation.objects.select_related("block", "transaction"):
+        assert provenance.for_mint(mint, hemibtc=hemibtc).verdict == mint.stored_verdict.verdict
+    # 12 Bitcoin blocks are too few for a mint to be superfinal: every mint waits for Bitcoin
+    # confirmations of its keystone's publication (or for the publication), and for nothing else.
+    assert set(MintVerdict.objects.values_list("verdict", flat=True)) == {"pending"}
+    for reason in MintVerdict.objects.values_list("reason", flat=True):
+        assert reason.startswith("Bitcoin anchoring: waiting for "), reason
+    # The oldest blocks are superfinal already; the newest wait for their keystone's publication.
+    assert BlockVerdict.objects.get(block__number=1).verdict == "verified"
+    assert BlockVerdict.objects.get(block__number=HEMI_BLOCKS - 1).verdict == "pending"
+    assert not BlockVerdict.objects.filter(verdict="failed").exists()
+    assert not DepositVerdict.objects.filter(verdict="failed").exists()
+    assert not WorkItem.objects.exclude(state=WorkItem.DONE).exists()
+
+
+def test_lists_read_the_stored_verdicts(explorer_env, client):
+    from explorer.queries.verdicts import NOT_JUDGED
+
+    body = client.get("/api/v1/tunnel/mints?verdict=pending").json()
+    assert body["items"] and all(item["verdict"] == "pending" for item in body["items"])
+    assert all(item["reason"] != NOT_JUDGED and item["computed_at"]["bitcoin_height"] for item in body["items"])
+    assert client.get("/api/v1/tunnel/mints?verdict=failed").json()["items"] == []
+    assert "not judged yet" not in client.get("/tunnel").content.decode()
+
+
+def chain_counts(chain) -> dict[str, int]:
+    v = chain["verdicts"]
+    return {"mint": v["mints"], "deposit": v["deposits"], "withdrawal": v["withdrawals"], "block": v["blocks"]}
