@@ -616,6 +616,7 @@ def request_mix() -> list[tuple[str, str]]:
     deep_tx = deep(Transaction, sender=hot)
     low_btc = BitcoinBlock.objects.active().filter(height__lte=btc_first.height + (btc_top - btc_first.height) // 20)
     low_btc = low_btc.order_by("-height").first()
+    pop_txid = pop.transaction.txid_display
 
     deep_keystone = 25 * max(2, Keystone.objects.count() // 20)
 
@@ -683,4 +684,27 @@ def request_mix() -> list[tuple[str, str]]:
         ("api provenance block", f"/api/v1/provenance/block/{mint.block.number}"),
         ("api search", f"/api/v1/search?q={tx_hex}"),
         ("api status", "/api/v1/status"),
+        # Stored verdicts filtered (issue 15) and the reserves (issue 20).
+        ("api tunnel mints failed", "/api/v1/tunnel/mints?verdict=failed"),
+        ("page /reserves", "/reserves"),
+        ("api reserves", "/api/v1/reserves"),
+        # The compatible subsets (issue 18): Esplora, Blockscout v2, Etherscan-style. Not
+        # block/:hash/raw - whole Bitcoin blocks come from the Bitcoin node, which the bench has not.
+        ("esplora tip height", "/esplora/api/blocks/tip/height"),
+        ("esplora blocks", "/esplora/api/blocks"),
+        ("esplora block", f"/esplora/api/block/{btc_block.hash_display}"),
+        ("esplora tx", f"/esplora/api/tx/{pop_txid}"),
+        ("esplora tx merkle-proof", f"/esplora/api/tx/{pop_txid}/merkle-proof"),
+        ("blockscout blocks", "/api/v2/blocks"),
+        ("blockscout block", f"/api/v2/blocks/{mid}"),
+        ("blockscout transaction", f"/api/v2/transactions/{tx_hex}"),
+        ("blockscout address transactions", f"/api/v2/addresses/{hot_hex}/transactions"),
+        ("blockscout token holders", f"/api/v2/tokens/{busy}/holders"),
+        ("blockscout stats", "/api/v2/stats"),
+        ("etherscan txlist", f"/api?module=account&action=txlist&address={hot_hex}&page=1&offset=25&sort=desc"),
+        ("etherscan tokentx", f"/api?module=account&action=tokentx&address={hot_hex}&page=1&offset=25&sort=desc"),
+        ("etherscan tokenbalance", f"/api?module=account&action=tokenbalance&contractaddress={busy}&address={hot_hex}"),
+        ("etherscan getlogs", f"/api?module=logs&action=getlogs&address={busy}&fromBlock={mid}&toBlock={mid + 100}"),
+        ("etherscan eth_block_number", "/api?module=block&action=eth_block_number"),
+        ("etherscan gettxreceiptstatus", f"/api?module=transaction&action=gettxreceiptstatus&txhash={tx_hex}"),
     ]

@@ -342,13 +342,23 @@ def describe(started, where, args, built, size, report, explained, excluded) -> 
     deep = [
         f"{name[:-5]} {p50[name] / p50[name[:-5]]:.2f}" for name in p50 if name.endswith(" deep") and name[:-5] in p50
     ]
+    # Chain rows first, then the stored verdicts (make_synthetic judges them after the chain).
+    write_s = s.get("build_seconds") or built["build_seconds"]
+    v = s.get("verdicts")
+    verdicts = (
+        f" Then every verdict judged and stored through `explorer.verdict_store`'s backfill sweep (the "
+        f"worker's code): {v['mints']:,} mints, {v['deposits']:,} deposits, {v['withdrawals']:,} withdrawals, "
+        f"{v['blocks']:,} blocks in {v['seconds']:.0f} s."
+        if v
+        else " No stored verdicts (built before make_synthetic stored them)."
+    )
     lines = [
         f"Run {started} on {where}.",
         "",
         f"- **Data**: {s['hemi_blocks']:,} Hemi blocks, {s['transactions']:,} transactions, "
         f"{s['bitcoin_blocks']:,} scanned Bitcoin blocks from height 859 303 (`make_synthetic`, built "
-        f"{built['built_at']} in {built['build_seconds']:.0f} s = {s['transactions'] / built['build_seconds']:,.0f} "
-        f"transactions/s through the real write path); database {size['bytes'] / 2**30:.2f} GiB = "
+        f"{built['built_at']}, chain rows in {write_s:.0f} s = {s['transactions'] / write_s:,.0f} "
+        f"transactions/s through the real write path).{verdicts} Database {size['bytes'] / 2**30:.2f} GiB = "
         f"{per_block / 1024:.1f} KiB per Hemi block. Largest tables: {tables}.",
         f"- **Load**: fixed arrival rate {args.rate:g} requests/s (achieved {report['achieved_rate']:.1f}) for "
         f"{args.duration:g} s, {report['requests']:,} requests over {len(report['rows'])} endpoints in equal shares; "
