@@ -1,5 +1,6 @@
 """The Bitcoin tunnel: mints with their stored verdicts (``?verdict=``, ``?stage=``), deposits
-not minted, withdrawals - each a keyset page read through ``explorer.queries.verdicts``.
+not minted (``?deposits_verdict=``, ``?deposits_stage=``), withdrawals (``?withdrawals_verdict=``,
+``?withdrawals_stage=``) - each a keyset page read through ``explorer.queries.verdicts``.
 (Its JSON lives in the REST API: ``/api/v1/tunnel/mints|deposits|withdrawals``.)"""
 
 from __future__ import annotations
@@ -19,9 +20,18 @@ def tunnel_page(request):
     mints = verdicts.mints(
         page_request(request, verdicts.MINTS), verdicts.Filter.from_query(request.GET, verdicts.MINT_STAGES)
     )
-    unminted = verdicts.unminted_deposits(page_request(request, verdicts.UNMINTED, param="deposits_cursor"))
-    withdrawals = verdicts.withdrawals(page_request(request, verdicts.WITHDRAWALS, param="withdrawals_cursor"))
+    # The page's two other lists filter on prefixed parameters, so each keeps its own filter.
+    deposit_filter = verdicts.Filter.from_query(request.GET, verdicts.DEPOSIT_STAGES, prefix="deposits_")
+    withdrawal_filter = verdicts.Filter.from_query(request.GET, verdicts.WITHDRAWAL_STAGES, prefix="withdrawals_")
+    unminted = verdicts.unminted_deposits(
+        page_request(request, verdicts.UNMINTED, param="deposits_cursor"), deposit_filter
+    )
+    withdrawals = verdicts.withdrawals(
+        page_request(request, verdicts.WITHDRAWALS, param="withdrawals_cursor"), withdrawal_filter
+    )
     return {
+        "deposit_filter": deposit_filter,
+        "withdrawal_filter": withdrawal_filter,
         "mints": mints,
         "mint_rows": mint_rows(mints.items),
         "unminted": unminted,

@@ -343,3 +343,38 @@ def test_a_block_stored_with_an_integrity_flag_makes_its_mint_pending(chains, tu
     assert stored.verdict == PENDING and "integrity" in stored.reason
     assert BlockVerdict.objects.get(block=hemi[12]).verdict == PENDING
     assert assert_stored_agrees_with_live()
+
+
+def test_the_tunnel_pages_deposit_and_withdrawal_lists_filter_by_their_own_verdict(
+    client, chains, tunnel, withdrawals, django_assert_max_num_queries
+):
+    withdrawals.initiate(index=0)
+    withdrawals.pay(index=0)
+    withdrawals.finalize(index=0)
+    withdrawals.initiate(index=1)
+    backfill()
+
+    def uuids(query: str) -> list[int]:
+        with django_assert_max_num_queries(40):
+            response = client.get("/tunnel" + query)
+        assert response.status_code == 200
+        section = response.content.decode().split('id="withdrawals"', 1)[1]
+        return [int(u) for u in re.findall(r"<td>(\d+)</td>", section)]
+
+    assert uuids("") == [1, 0]  # newest first
+    assert uuids("?withdrawals_verdict=verified") == [0]
+    assert uuids("?withdrawals_verdict=pending") == [1]
+    assert uuids("?withdrawals_stage=finalized") == [0]
+    assert uuids("?withdrawals_verdict=failed") == []
+    # The deposit filter is the deposits list's own: it leaves the withdrawals alone.
+    assert uuids("?deposits_verdict=failed") == [1, 0]
+    for bad in ("withdrawals_verdict=ok", "deposits_stage=paid"):
+        response = client.get("/tunnel?" + bad)
+        assert response.status_code == 400 and bad.split("=")[0] in response.content.decode()
+
+    # Past one page, the pager keeps the list's own filter.
+    for index in range(2, 32):
+        withdrawals.initiate(index=index)
+    backfill()
+    rows, pages = _walk(client, "/tunnel?withdrawals_verdict=pending", r"<td>(\d+)</td>", "withdrawals_cursor")
+    assert pages == 2 and [int(u) for u in rows] == list(range(31, 0, -1))  # uuid 0 is verified: left out
