@@ -11,7 +11,6 @@ kill ours without touching it.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,27 +25,16 @@ import pytest
 
 from devnet.btckeys import DevKey
 from devnet.nodes import BcoinNode, start_bcoin
+from tests.hemi_ingest.conftest import publish_devnet_state
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUE = "faults"
 ROUNDS = int(os.environ.get("HEMISCOPE_FAULT_ROUNDS") or 1)
 BLOCKS = int(os.environ.get("HEMISCOPE_FAULT_BLOCKS") or 60)
 MINER = DevKey.from_label("faults-miner")
-
-
-def publish(**urls: str | None) -> None:
-    """Merge node URLs into the devnet state file the worker (and this process) resolve."""
-    path = Path(os.environ["DEVNET_STATE_FILE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    for key, value in urls.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)  # a worker must never read a half-written file
+# Node URLs go into the devnet state file the worker (and this process) resolve: the same merge
+# the Hemi ingest tests use.
+publish = publish_devnet_state
 
 
 class Worker:
