@@ -82,7 +82,7 @@ bench: setup
 # EXPLAIN=1 also EXPLAINs every query of every endpoint.
 SCALE ?= small
 bench-scale: setup
-	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) \
+	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) BUILD_ONLY=$(BUILD_ONLY) \
 	  $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/run.py
 
 # The audit report export alone: a 100 000-mint token report as CSV and JSON, time and peak memory

@@ -1,0 +1,117 @@
+"""Continue a stored synthetic chain with a real node's blocks, for benchmarks at scale.
+
+The problem: ``make_synthetic`` fills a database with Hemi blocks 0..T under hashes of its
+own, so no node has them. A real node's chain starts at its own genesis: ingested on top, its
+block T+1 would not have the stored block T as parent - the writer sees a reorg, the reorg
+path checks the node's identity against the first stored block and refuses it (rightly: it
+is another chain). Ingest benchmarks and the tip latency need real new blocks from a real
+node landing on the big stored chain, so that the real write path keeps the real indexes of
+a big index up to date.
+
+The design, which keeps every check of the indexer in place:
+
+1. The node starts *above* the stored chain: anvil with its genesis at height T+2
+   (:func:`node_genesis_number`; ``devnet.nodes.start_anvil(genesis_number=...)``, anvil's
+   ``--number``). It has no block at T+1 or below.
+2. :func:`graft_hemi` stores the node's genesis block G = T+2 through the indexer's own writer
+   (``ingest.ingest_block``: verified, laid out, written). The writer takes it because
+   nothing is stored at G-1 - its rule for a block above a gap (a backfill ahead of the
+   cursor) - and does not move the cursor (compare-and-set: the cursor sits on T, not on
+   G's parent).
+3. In the same transaction (under the writer lock the write took) the cursor moves from the
+   synthetic tip (T, its hash) to (G, the node's hash) by compare-and-set
+   (``indexer.core.cursor.advance``), which records the ``chain.changed`` item as every
+   cursor move does.
+
+From then on the node holds the cursor's block, so the production follower
+(``sync.follow_tip``, the Celery task) indexes G+1.. as ordinary new blocks on top of the
+stored chain: fetch, verify, one ``write_run`` per batch, balances, addresses, keystones,
+cursor, verdict refresh - nothing is bypassed.
+
+What is not real, and documented where it is used: height T+1 has no block (a one-block gap
+in the stored chain), block G's parent hash is zero (a genesis), and the node's identity
+differs from the stored chain's first block - so a *backfill* (whose identity check compares
+the first stored block) would refuse this node; the benchmarks follow the tip instead. Keystones
+of G.. whose predecessor lies in the synthetic range are built on the stored synthetic block's
+hash, as the writer does for any keystone whose predecessor is stored.
+
+Bitcoin: no node can continue the synthetic Bitcoin chain (regtest-rule blocks from mainnet's
+height 859 303: bcoin would have to mine that many blocks first), so :func:`extend_bitcoin`
+builds the next block on the stored Bitcoin tip, as ``make_synthetic`` builds every block,
+and stores it through the Bitcoin indexer's own writer (``bitcoin.ingest.ingest_block``:
+header validation against the stored ancestors, PoP scan, cursor move, ``chain.changed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GraftError(RuntimeError):
+    """The node cannot continue the stored chain (it starts too low, or the stored chain moved)."""
+
+
+def stored_hemi_tip() -> int | None:
+    """The highest canonical stored Hemi block number (None: nothing stored)."""
+    from indexer.hemi.models import Block
+
+    return Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+
+
+def node_genesis_number() -> int:
+    """Where a node must start to continue the stored chain: two above its tip (one height is
+    left empty, so the node's genesis does not claim the stored tip as its parent)."""
+    tip = stored_hemi_tip()
+    return 0 if tip is None else tip + 2
+
+
+def graft_hemi(rpc: Any, *, config: Any = None) -> tuple[int, bytes]:
+    """Store the node's first block above the stored chain and move the Hemi cursor onto it.
+
+    Returns (number, hash) of the graft block. Idempotent: when the cursor already sits on the
+    node's first block, nothing is written.
+    """
+    from django.db import transaction
+
+    from indexer.core import cursor as chain_cursor
+    from indexer.hemi import ingest
+    from indexer.hemi.chain import CHAIN
+
+    earliest = rpc.call("eth_getBlockByNumber", ["earliest", False])
+    number, node_hash = int(earliest["number"], 16), bytes.fromhex(earliest["hash"][2:])
+    tip = stored_hemi_tip()
+    position = chain_cursor.position(CHAIN)
+    if position == (number, node_hash):
+        return position
+    if tip is not None and number < tip + 2:
+        raise GraftError(
+            f"the node's first block is {number}, but the stored chain reaches {tip}: start the node at "
+            f"{tip + 2} or above (start_anvil(genesis_number=...)), one height above the stored tip left empty"
+        )
+    (block,), (receipts,) = rpc.blocks_with_receipts([number])
+    with transaction.atomic():
+        result = ingest.ingest_block(block, receipts, config=config or ingest.IngestConfig.from_network())
+        if result.hash != node_hash:
+            raise GraftError(f"the node's block {number} changed while it was grafted")
+        position = chain_cursor.position(CHAIN)
+        if position != (number, node_hash) and not chain_cursor.advance(CHAIN, position, (number, node_hash)):
+            raise GraftError("the Hemi cursor moved while the graft was written")
+    return number, node_hash
+
+
+def extend_bitcoin(*, block_time: int | None = None) -> tuple[int, bytes]:
+    """Build one Bitcoin block (coinbase only) on the stored active tip and store it through the
+    Bitcoin writer; returns (height, internal hash). For a synthetic chain, which no node has."""
+    from devnet.btctx import block_hash_internal, build_block
+    from devnet.synthetic import MINER_PAYOUT
+    from indexer.bitcoin import ingest as btc_ingest
+    from indexer.bitcoin.models import BitcoinBlock
+
+    tip = BitcoinBlock.objects.active().order_by("-height").first()
+    if tip is None:
+        raise GraftError("no Bitcoin block stored: nothing to extend")
+    height = tip.height + 1
+    block_time = max(tip.time + 1, block_time or tip.time + 600)
+    block = build_block(bytes(tip.hash_internal), tip.time, height, [], MINER_PAYOUT, block_time=block_time)
+    btc_ingest.ingest_block(block.serialize(), height, bitcoin_network="regtest")
+    return height, block_hash_internal(block)
