@@ -129,7 +129,7 @@ def _admin(bench_url: str, *statements: str) -> None:
 def build_chain(rpc, blocks: int, transfers: int) -> tuple[int, int]:
     """Deploy an ERC-20 and mine ``blocks`` blocks of ``transfers`` transfers (+ the L1-info call).
 
-    Returns the node's tip and the transactions from its first block (its genesis) to the tip."""
+    Returns the node's tip and the transactions from the node's tip before (included) to the tip."""
     from eth_abi import encode as abi_encode
 
     from devnet.constants import L1_BLOCK_PREDEPLOY, L1_INFO_DEPOSITOR
@@ -142,7 +142,7 @@ def build_chain(rpc, blocks: int, transfers: int) -> tuple[int, int]:
     rpc.call("anvil_setBalance", [L1_INFO_DEPOSITOR, hex(10**21)])
     artifact = load_artifact("DevnetUSD")
     creation = artifact["bytecode"] + abi_encode(["uint256"], [10**30]).hex()
-    genesis = int(rpc.call("eth_getBlockByNumber", ["earliest", False])["number"], 16)
+    start = int(rpc.call("eth_blockNumber"), 16)
     rpc.call("eth_sendTransaction", [{"from": senders[0], "gas": hex(3_000_000), "data": creation}])
     rpc.call("evm_mine")
     deploy_block = int(rpc.call("eth_blockNumber"), 16)
@@ -155,23 +155,20 @@ def build_chain(rpc, blocks: int, transfers: int) -> tuple[int, int]:
             for s in senders[1:]]  # fmt: skip
     rpc.batch(fund)
     rpc.call("evm_mine")
-    mine_transfer_blocks(rpc, blocks, transfers, seed=7)
+    mine_transfer_blocks(rpc, token, blocks, transfers, seed=7)
     tip = int(rpc.call("eth_blockNumber"), 16)
-    txs = sum(len(b["transactions"]) for b in rpc.blocks_by_number(range(genesis, tip + 1), full_tx=False))
+    txs = sum(len(b["transactions"]) for b in rpc.blocks_by_number(range(start, tip + 1), full_tx=False))
     return tip, txs
 
 
-def mine_transfer_blocks(rpc, blocks: int, transfers: int, seed: int) -> None:
-    """``blocks`` more blocks of ``transfers`` ERC-20 transfers (+ the L1-info call) on a chain
-    ``build_chain`` set up (the token is the first contract it deployed)."""
+def mine_transfer_blocks(rpc, token: str, blocks: int, transfers: int, seed: int) -> None:
+    """``blocks`` more blocks of ``transfers`` transfers of ``token`` (+ the L1-info call) on a
+    chain ``build_chain`` set up."""
     from eth_abi import encode as abi_encode
 
     from devnet.constants import L1_BLOCK_PREDEPLOY, L1_INFO_DEPOSITOR
     from indexer.hemi.l1info import L1BlockInfo, encode_l1_info
 
-    genesis = int(rpc.call("eth_getBlockByNumber", ["earliest", False])["number"], 16)
-    deploy = rpc.call("eth_getBlockByNumber", [hex(genesis + 1), False])["transactions"][0]
-    token = rpc.call("eth_getTransactionReceipt", [deploy])["contractAddress"]
     senders = rpc.call("eth_accounts")[:10]
     nonces = {a: int(rpc.call("eth_getTransactionCount", [a, "pending"]), 16) for a in [*senders, L1_INFO_DEPOSITOR]}
     selector = bytes.fromhex("a9059cbb")
@@ -412,9 +409,9 @@ def main_on_scale(args, etl: Path | None) -> int:
                     flush=True,
                 )
                 tip, _ = build_chain(rpc, total, args.transfers)
-                # The token's deployment and funding blocks (genesis + 1, + 2): not timed.
+                # The token's deployment and funding blocks (graft + 1, + 2): not timed.
                 sync.follow_tip(rpc, 2, config=config, network=network)
-                first = genesis + 3
+                first = grafted[0] + 3
                 segments = [(first + i * args.blocks, first + (i + 1) * args.blocks - 1) for i in range(args.runs)]
                 txs = sum(
                     len(b["transactions"])
@@ -457,7 +454,7 @@ def main_on_scale(args, etl: Path | None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     blocks = args.blocks
-    new_blocks = tip - genesis + 1
+    new_blocks = tip - grafted[0] + 1
     print(
         f"\n{args.on_scale} scale database (make_synthetic, built {built['built_at']}): Hemi blocks 0..{stored_top:,} "
         f"and ~{stored_txs:,} transactions stored before this run; index upkeep included"

@@ -10,10 +10,13 @@ a big index up to date.
 
 The design, which keeps every check of the indexer in place:
 
-1. The node starts *above* the stored chain: anvil with its genesis at height T+2
-   (:func:`node_genesis_number`; ``devnet.nodes.start_anvil(genesis_number=...)``, anvil's
-   ``--number``). It has no block at T+1 or below.
-2. :func:`graft_hemi` stores the node's genesis block G = T+2 through the indexer's own writer
+1. The node starts *above* the stored chain: anvil with its genesis at the first keystone
+   height above the stored tip T (:func:`node_genesis_number`; ``devnet.nodes.start_anvil(
+   genesis_number=...)``, anvil's ``--number``). It has no block below that genesis. A keystone
+   height, because the fetcher reads keystone k's predecessor k-25 from the node when k-25 is
+   below its batch: every keystone above the genesis then has its predecessor on the node (or
+   stored and below the genesis... never: there is no keystone between T and the genesis).
+2. :func:`graft_hemi` stores the node's block G = genesis + 1 through the indexer's own writer
    (``ingest.ingest_block``: verified, laid out, written). The writer takes it because
    nothing is stored at G-1 - its rule for a block above a gap (a backfill ahead of the
    cursor) - and does not move the cursor (compare-and-set: the cursor sits on T, not on
@@ -28,8 +31,8 @@ From then on the node holds the cursor's block, so the production follower
 stored chain: fetch, verify, one ``write_run`` per batch, balances, addresses, keystones,
 cursor, verdict refresh - nothing is bypassed.
 
-What is not real, and documented where it is used: height T+1 has no block (a one-block gap
-in the stored chain), block G's parent hash is zero (a genesis), and the node's identity
+What is not real, and documented where it is used: heights T+1..G-1 are not stored (a gap of
+1 to 25 heights in the stored chain; the node has the last of them, its genesis), and the node's identity
 differs from the stored chain's first block - so a *backfill* (whose identity check compares
 the first stored block) would refuse this node; the benchmarks follow the tip instead. Keystones
 of G.. whose predecessor lies in the synthetic range are built on the stored synthetic block's
@@ -59,36 +62,43 @@ def stored_hemi_tip() -> int | None:
 
 
 def node_genesis_number() -> int:
-    """Where a node must start to continue the stored chain: two above its tip (one height is
-    left empty, so the node's genesis does not claim the stored tip as its parent)."""
+    """Where a node must start to continue the stored chain: the first keystone height above
+    its tip (module docstring, step 1)."""
+    from indexer.keystone import KEYSTONE_PERIOD
+
     tip = stored_hemi_tip()
-    return 0 if tip is None else tip + 2
+    return 0 if tip is None else -(-(tip + 1) // KEYSTONE_PERIOD) * KEYSTONE_PERIOD
 
 
 def graft_hemi(rpc: Any, *, config: Any = None) -> tuple[int, bytes]:
-    """Store the node's first block above the stored chain and move the Hemi cursor onto it.
+    """Store the node's block above its genesis on the stored chain and move the Hemi cursor onto
+    it (mining that block on anvil first if the node has only its genesis).
 
-    Returns (number, hash) of the graft block. Idempotent: when the cursor already sits on the
-    node's first block, nothing is written.
+    Returns (number, hash) of the graft block. Idempotent: when the cursor already sits on
+    that block, nothing is written.
     """
     from django.db import transaction
 
     from indexer.core import cursor as chain_cursor
     from indexer.hemi import ingest
     from indexer.hemi.chain import CHAIN
+    from indexer.keystone import KEYSTONE_PERIOD
 
-    earliest = rpc.call("eth_getBlockByNumber", ["earliest", False])
-    number, node_hash = int(earliest["number"], 16), bytes.fromhex(earliest["hash"][2:])
+    genesis = int(rpc.call("eth_getBlockByNumber", ["earliest", False])["number"], 16)
     tip = stored_hemi_tip()
+    if (tip is not None and genesis <= tip) or genesis % KEYSTONE_PERIOD:
+        raise GraftError(
+            f"the node's first block is {genesis}; to continue the stored chain (up to {tip}) it must start at a "
+            f"keystone height above it: start_anvil(genesis_number=node_genesis_number()) = {node_genesis_number()}"
+        )
+    number = genesis + 1
+    if int(rpc.call("eth_blockNumber"), 16) < number:
+        rpc.call("evm_mine")
+    (block,), (receipts,) = rpc.blocks_with_receipts([number])
+    node_hash = bytes.fromhex(block["hash"][2:])
     position = chain_cursor.position(CHAIN)
     if position == (number, node_hash):
         return position
-    if tip is not None and number < tip + 2:
-        raise GraftError(
-            f"the node's first block is {number}, but the stored chain reaches {tip}: start the node at "
-            f"{tip + 2} or above (start_anvil(genesis_number=...)), one height above the stored tip left empty"
-        )
-    (block,), (receipts,) = rpc.blocks_with_receipts([number])
     with transaction.atomic():
         result = ingest.ingest_block(block, receipts, config=config or ingest.IngestConfig.from_network())
         if result.hash != node_hash:
