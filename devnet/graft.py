@@ -85,12 +85,6 @@ def graft_hemi(rpc: Any, *, config: Any = None) -> tuple[int, bytes]:
     from indexer.keystone import KEYSTONE_PERIOD
 
     genesis = int(rpc.call("eth_getBlockByNumber", ["earliest", False])["number"], 16)
-    tip = stored_hemi_tip()
-    if (tip is not None and genesis <= tip) or genesis % KEYSTONE_PERIOD:
-        raise GraftError(
-            f"the node's first block is {genesis}; to continue the stored chain (up to {tip}) it must start at a "
-            f"keystone height above it: start_anvil(genesis_number=node_genesis_number()) = {node_genesis_number()}"
-        )
     number = genesis + 1
     if int(rpc.call("eth_blockNumber"), 16) < number:
         rpc.call("evm_mine")
@@ -99,6 +93,12 @@ def graft_hemi(rpc: Any, *, config: Any = None) -> tuple[int, bytes]:
     position = chain_cursor.position(CHAIN)
     if position == (number, node_hash):
         return position
+    tip = stored_hemi_tip()
+    if (tip is not None and genesis <= tip) or genesis % KEYSTONE_PERIOD:
+        raise GraftError(
+            f"the node's first block is {genesis}; to continue the stored chain (up to {tip}) it must start at a "
+            f"keystone height above it: start_anvil(genesis_number=node_genesis_number()) = {node_genesis_number()}"
+        )
     with transaction.atomic():
         result = ingest.ingest_block(block, receipts, config=config or ingest.IngestConfig.from_network())
         if result.hash != node_hash:
