@@ -85,7 +85,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(scale_run.SCALES), default=os.environ.get("SCALE") or "small")
-    parser.add_argument("--rate", type=float, default=float(os.environ.get("RATE") or 5), help="page requests/s")
+    parser.add_argument("--rate", type=float, default=float(os.environ.get("RATE") or 10), help="page requests/s")
     parser.add_argument("--blocks", type=int, default=int(os.environ.get("TIP_BLOCKS") or 30), help="new Hemi blocks")
     parser.add_argument("--interval", type=float, default=4.0, help="seconds between new Hemi blocks")
     parser.add_argument("--transfers", type=int, default=20, help="ERC-20 transfers per new Hemi block")
