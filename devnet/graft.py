@@ -109,19 +109,45 @@ def graft_hemi(rpc: Any, *, config: Any = None) -> tuple[int, bytes]:
     return number, node_hash
 
 
-def extend_bitcoin(*, block_time: int | None = None) -> tuple[int, bytes]:
-    """Build one Bitcoin block (coinbase only) on the stored active tip and store it through the
-    Bitcoin writer; returns (height, internal hash). For a synthetic chain, which no node has."""
+def extend_bitcoin(*, block_time: int | None = None, max_publications: int = 20) -> tuple[int, bytes]:
+    """Build one Bitcoin block on the stored active tip and store it through the Bitcoin writer;
+    returns (height, internal hash). For a synthetic chain, which no node has.
+
+    The block publishes, as PoP miners would, the canonical keystones above the newest one
+    published so far (up to ``max_publications``): built from their stored abbreviations, in
+    the same transaction shape ``make_synthetic`` uses, so the new Hemi blocks get Bitcoin
+    finality like the synthetic ones and the refresh after the block has real work to do.
+    """
+    from bitcoin.core import CMutableTransaction, CMutableTxIn, CMutableTxOut, COutPoint, CTransaction
+    from bitcoin.core.script import CScript
+    from django.db.models import Max
+
     from devnet.btctx import block_hash_internal, build_block
-    from devnet.synthetic import MINER_PAYOUT
+    from devnet.keystones import pop_script
+    from devnet.synthetic import MINER_PAYOUT, POP_KEYS, _script_sig
     from indexer.bitcoin import ingest as btc_ingest
-    from indexer.bitcoin.models import BitcoinBlock
+    from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication
+    from indexer.hashing import keccak256
+    from indexer.hemi.models import Keystone
+    from indexer.keystone import KeystoneAbrev
 
     tip = BitcoinBlock.objects.active().order_by("-height").first()
     if tip is None:
         raise GraftError("no Bitcoin block stored: nothing to extend")
     height = tip.height + 1
     block_time = max(tip.time + 1, block_time or tip.time + 600)
-    block = build_block(bytes(tip.hash_internal), tip.time, height, [], MINER_PAYOUT, block_time=block_time)
+    newest = KeystoneFirstPublication.objects.aggregate(n=Max("l2_block_number"))["n"] or 0
+    txs = []
+    for number, abrev in (
+        Keystone.objects.canonical().filter(number__gt=newest).order_by("number").values_list("number", "abrev")
+    )[:max_publications]:
+        key = POP_KEYS[number % len(POP_KEYS)]
+        label = b"graft pop %d %d" % (number, height)
+        change = bytes.fromhex("76a914") + keccak256(key.public_key.format())[:20] + bytes.fromhex("88ac")
+        vin = [CMutableTxIn(COutPoint(keccak256(label), 0), CScript(_script_sig(key, label)))]
+        vout = [CMutableTxOut(10_000, CScript(change)),
+                CMutableTxOut(0, CScript(pop_script(KeystoneAbrev.from_bytes(bytes(abrev)))))]  # fmt: skip
+        txs.append(CTransaction.from_tx(CMutableTransaction(vin, vout, nVersion=2, nLockTime=height)))
+    block = build_block(bytes(tip.hash_internal), tip.time, height, txs, MINER_PAYOUT, block_time=block_time)
     btc_ingest.ingest_block(block.serialize(), height, bitcoin_network="regtest")
     return height, block_hash_internal(block)

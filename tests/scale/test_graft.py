@@ -3,7 +3,7 @@ bench-tip). On a small ``make_synthetic`` chain and a real anvil: without the gr
 follower refuses the node (another chain); with it, the production follower indexes the
 node's new blocks on top of the stored ones, keystones included, and the synthetic chain is
 left as it was. The Bitcoin side: the next block on the stored synthetic tip goes through the
-Bitcoin writer and moves the cursor.
+Bitcoin writer, moves the cursor and publishes the keystones not published yet.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from devnet import graft, synthetic
 from devnet.constants import DEVNET_CHAIN_ID
 from devnet.nodes import start_anvil
 from hemiscope import networks
-from indexer.bitcoin.models import BitcoinBlock
+from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication
 from indexer.core import cursor as chain_cursor
 from indexer.core.cursor import CHAIN_CHANGED
 from indexer.core.errors import Refusal
 from indexer.hemi import ingest, sync
-from indexer.hemi.models import Block, Transaction
+from indexer.hemi.models import Block, Keystone, Transaction
 from indexer.hemi.rpc import HemiRpc
 from indexer.models import WorkItem
 
@@ -98,6 +98,9 @@ def test_a_node_started_above_the_synthetic_chain_is_followed_on_top_of_it(tmp_p
 def test_extend_bitcoin_writes_the_next_block_on_the_synthetic_tip():
     synthetic.generate(synthetic.Options(hemi_blocks=100, txs_per_block=1), progress=lambda _: None, verdicts=False)
     before = BitcoinBlock.objects.active().order_by("-height").first()
+    published = set(KeystoneFirstPublication.objects.values_list("l2_block_number", flat=True))
+    unpublished = set(Keystone.objects.values_list("number", flat=True)) - published
+    assert published and unpublished  # the last window's keystones wait for the next Bitcoin block
     height, block_hash = graft.extend_bitcoin()
     assert height == before.height + 1
     row = BitcoinBlock.objects.active().get(height=height)
@@ -106,3 +109,8 @@ def test_extend_bitcoin_writes_the_next_block_on_the_synthetic_tip():
     assert row.scanned_at is not None
     assert chain_cursor.position("bitcoin") == (height, block_hash)
     assert WorkItem.objects.filter(kind=CHAIN_CHANGED, payload__chain="bitcoin", payload__height=height).exists()
+    # It publishes them, as a PoP miner would: the PoP scanner finds them in the stored block.
+    assert (
+        set(KeystoneFirstPublication.objects.filter(height=height).values_list("l2_block_number", flat=True))
+        == unpublished
+    )
