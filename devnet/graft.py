@@ -14,8 +14,8 @@ The design, which keeps every check of the indexer in place:
    height above the stored tip T (:func:`node_genesis_number`; ``devnet.nodes.start_anvil(
    genesis_number=...)``, anvil's ``--number``). It has no block below that genesis. A keystone
    height, because the fetcher reads keystone k's predecessor k-25 from the node when k-25 is
-   below its batch: every keystone above the genesis then has its predecessor on the node (or
-   stored and below the genesis... never: there is no keystone between T and the genesis).
+   below its batch: with no keystone height between T and the genesis, the first keystone the
+   node produces (genesis + 25) has its predecessor on the node - the genesis itself.
 2. :func:`graft_hemi` stores the node's block G = genesis + 1 through the indexer's own writer
    (``ingest.ingest_block``: verified, laid out, written). The writer takes it because
    nothing is stored at G-1 - its rule for a block above a gap (a backfill ahead of the
@@ -32,17 +32,17 @@ stored chain: fetch, verify, one ``write_run`` per batch, balances, addresses, k
 cursor, verdict refresh - nothing is bypassed.
 
 What is not real, and documented where it is used: heights T+1..G-1 are not stored (a gap of
-1 to 25 heights in the stored chain; the node has the last of them, its genesis), and the node's identity
-differs from the stored chain's first block - so a *backfill* (whose identity check compares
-the first stored block) would refuse this node; the benchmarks follow the tip instead. Keystones
-of G.. whose predecessor lies in the synthetic range are built on the stored synthetic block's
-hash, as the writer does for any keystone whose predecessor is stored.
+1 to 25 heights in the stored chain; the node has the last of them, its genesis), block G's
+parent is not stored, and the node's identity differs from the stored chain's first block -
+so a *backfill* (whose identity check compares the first stored block) would refuse this
+node; the benchmarks follow the tip instead.
 
 Bitcoin: no node can continue the synthetic Bitcoin chain (regtest-rule blocks from mainnet's
 height 859 303: bcoin would have to mine that many blocks first), so :func:`extend_bitcoin`
-builds the next block on the stored Bitcoin tip, as ``make_synthetic`` builds every block,
-and stores it through the Bitcoin indexer's own writer (``bitcoin.ingest.ingest_block``:
-header validation against the stored ancestors, PoP scan, cursor move, ``chain.changed``).
+builds the next block on the stored Bitcoin tip, as ``make_synthetic`` builds every block
+(publishing the keystones not published yet), and stores it through the Bitcoin indexer's own
+writer (``bitcoin.ingest.ingest_block``: header validation against the stored ancestors, PoP
+scan, cursor move, ``chain.changed``).
 """
 
 from __future__ import annotations
