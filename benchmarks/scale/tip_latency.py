@@ -21,8 +21,9 @@ load of ``make bench-scale`` runs against gunicorn:
    plans re-judged and stored by the worker), queueing in the worker included (a Bitcoin
    block's item waits for beat's next ``drain_work`` tick, 2 s at most, as in production). Bitcoin:
    no node can continue the synthetic Bitcoin chain (``devnet/graft.py``), so every
-   ``--btc-every`` Hemi blocks this process stores the next Bitcoin block through the
-   Bitcoin indexer's own writer (``graft.extend_bitcoin``) and the worker refreshes from the
+   ``--btc-every`` Hemi blocks this process stores the next Bitcoin block (publishing the
+   keystones not published yet) through the Bitcoin indexer's own writer
+   (``graft.extend_bitcoin``) and the worker refreshes from the
    item its cursor move records; there is no Bitcoin tip latency (no node), only the refresh.
 5. The page load's p99 during the run (floor and worst endpoint) beside it; the result replaces
    the ``bench-tip-<scale>`` section of BENCHMARKS.md.
@@ -192,11 +193,16 @@ def main() -> int:
                     "payload", "state", "created_at", "done_at"
                 )
             )
+            from explorer.models import BlockVerdict, MintVerdict
+
+            # What each refresh re-judges besides the new rows: every verdict not settled yet.
+            unsettled = (BlockVerdict.objects.filter(settled=False).count(),
+                         MintVerdict.objects.filter(settled=False).count())  # fmt: skip
     finally:
         for proc in reversed(procs):
             stop_process(proc, timeout=15)
     report = scale_run.summarize(load_samples, full_mix, args, duration)
-    body = describe(args, started, where, built, size, grafted, hemi, btc, items, report)
+    body = describe(args, started, where, built, size, grafted, hemi, btc, items, report, unsettled)
     print(body)
     if not args.no_write:
         results.write_section(f"bench-tip-{args.scale}", f"make bench-tip SCALE={args.scale}", body)
@@ -218,7 +224,7 @@ def _ms(values: list[float]) -> str:
     )
 
 
-def describe(args, started, where, built, size, grafted, hemi, btc, items, report) -> str:
+def describe(args, started, where, built, size, grafted, hemi, btc, items, report, unsettled) -> str:
     latencies = [s * 1000 for _, s in hemi]
     refresh: dict[str, list[float]] = {"hemi": [], "bitcoin": []}
     unfinished = 0
@@ -247,8 +253,8 @@ def describe(args, started, where, built, size, grafted, hemi, btc, items, repor
         "processes) and beat (follow every 2 s), real Redis and PostgreSQL, all on this machine.",
         f"- **New blocks**: {len(hemi)} Hemi blocks of {args.transfers} ERC-20 transfers + the L1-info call, one "
         f"every {args.interval:g} s, mined on anvil; {len(btc)} Bitcoin blocks (one every {args.btc_every} Hemi "
-        "blocks) stored by this process through the Bitcoin writer (no node can continue the synthetic Bitcoin "
-        "chain).",
+        "blocks) stored by this process through the Bitcoin writer, each publishing the keystones not published "
+        "yet (no node can continue the synthetic Bitcoin chain).",
         f"- **Page load meanwhile**: {args.rate:g} requests/s open loop over the {len(rows)} endpoints of "
         f"`bench-scale` (achieved {report['achieved_rate']:.1f}), {errors} errors; floor p99 {floor[4]:.1f} ms; "
         f"median endpoint p99 {statistics.median(all_client):.1f} ms; worst p99 {worst[4]:.1f} ms ({worst[0]}).",
@@ -261,6 +267,10 @@ def describe(args, started, where, built, size, grafted, hemi, btc, items, repor
         f"{_ms(refresh['hemi'])} |",
         f"| stored-verdict refresh after a Bitcoin block: the same | {_ms(refresh['bitcoin'])} |",
     ]
+    lines.append(
+        f"\nUnsettled stored verdicts at the end (each refresh re-judges these besides the new rows): "
+        f"{unsettled[0]:,} blocks, {unsettled[1]:,} mints."
+    )
     if unfinished:
         lines.append(f"\n{unfinished} `chain.changed` items were not done 120 s after the last block.")
     return "\n".join(lines) + "\n"
