@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 
 from explorer import finality as fin
 from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
@@ -38,17 +38,38 @@ def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
     2. Join their ids to the first active-chain publication of each id.
     3. Keep the lowest Bitcoin height; ties go to the lower keystone number.
     """
+    return _anchors_of(keystone_number).select_related("publication__transaction", "publication__block").first()
+
+
+def _anchors_of(keystone_number):
+    """``first_anchor``'s candidates, best first; ``keystone_number`` is a number or an
+    expression (``first_anchors`` passes the outer keystone row's number)."""
     ids = (
         Keystone.objects.canonical()
         .filter(number__gte=keystone_number, number__lte=keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD)
         .values("keystone_id_internal")
     )
-    return (
-        KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids)
-        .order_by("height", "l2_block_number")
-        .select_related("publication__transaction", "publication__block")
-        .first()
+    return KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids).order_by("height", "l2_block_number")
+
+
+def first_anchors(keystone_numbers) -> dict[int, KeystoneFirstPublication | None]:
+    """``first_anchor`` of many keystone numbers in two queries: one correlated subquery over
+    the canonical keystone rows of those numbers picks each one's anchor, the second reads
+    them. A number without a canonical keystone row yet (the newest, or a gap in the index)
+    is asked of ``first_anchor`` itself: a descendant's publication may still anchor it."""
+    numbers = set(keystone_numbers)
+    picked = dict(
+        Keystone.objects.canonical()
+        .filter(number__in=numbers)
+        .annotate(anchor_id=Subquery(_anchors_of(OuterRef(OuterRef("number"))).values("pk")[:1]))
+        .values_list("number", "anchor_id")
     )
+    rows = KeystoneFirstPublication.objects.filter(pk__in={a for a in picked.values() if a is not None})
+    by_id = {a.pk: a for a in rows.select_related("publication__transaction__block", "publication__block")}
+    out = {number: by_id.get(anchor_id) for number, anchor_id in picked.items()}
+    for number in numbers - out.keys():
+        out[number] = first_anchor(number)
+    return out
 
 
 _LOOK_UP = object()
