@@ -10,8 +10,10 @@
 - PDF: the JSON and CSV are written first (to temporary files, hashed, then dropped) and the
   PDF summarises them, naming both hashes.
 
-Memory stays flat in the number of items: batches are dropped once written; only the PDF keeps
-the failed and pending items (shown in full) and the first verified ones.
+Memory stays flat in the number of items: batches are dropped once written (a batch's mint
+bundles are built together by ``evidence.export_many``, which reads the rows they share once,
+and written one by one); only the PDF keeps the failed and pending items (shown in full) and
+the first verified ones.
 """
 
 from __future__ import annotations
