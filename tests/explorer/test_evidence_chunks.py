@@ -69,8 +69,9 @@ def test_a_chunk_builds_each_mints_bundle_byte_for_byte_as_it_is_built_alone(sto
     elsewhere = another_mint(mint, 11, 0)  # another block's transaction, same deposit
     unbacked = another_mint(mint, 13, 0, deposit_txid_internal=b"\x99" * 32)
     flagged = another_mint(mint, 14, 0)
+    stranger = another_mint(mint, 16, 0, vault=b"\x01" * 20, deposit_txid_internal=b"\x98" * 32)  # no such vault
     hemi.BlockIntegrityIssue.objects.create(block=flagged.block, check_name="receiptsRoot", expected="", found="")
-    mints = reload([mint, twin, unbacked, elsewhere, flagged])
+    mints = reload([mint, twin, unbacked, elsewhere, flagged, stranger])
 
     chunk = list(evidence.export_many(mints))
 
@@ -80,11 +81,12 @@ def test_a_chunk_builds_each_mints_bundle_byte_for_byte_as_it_is_built_alone(sto
     # The story mint's bundle is the story's own (built independently of the exporter) and verifies.
     assert results[mint.pk][1] == canonical_bytes(story.bundle())
     assert all(r.ok for r in verify_bytes(results[mint.pk][1]))
-    # The chunk really mixes outcomes: bundles that differ, and two reasons.
+    # The chunk really mixes outcomes: bundles that differ, and reasons.
     assert results[elsewhere.pk][1] not in (None, results[mint.pk][1])
     assert results[twin.pk][1] is not None
     assert results[unbacked.pk][2].startswith("pending (Bitcoin indexing up to the mint's hVM view")
     assert results[flagged.pk][2].startswith("pending (integrity: Hemi block 14")
+    assert results[stranger.pk][1] is None and results[stranger.pk][2]
 
 
 def test_a_chunk_reads_in_as_many_queries_for_many_mints_as_for_one(story):
