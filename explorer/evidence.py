@@ -88,8 +88,9 @@ class Chunk:
        anchoring keystone block's L1-info transaction, and the Bitcoin tip;
     2. each mint's plan (``_plan``): the checks ``build_bundle`` always made, in the same order
        with the same messages - a mint that fails one keeps its reason;
-    3. the planned mints' Hemi and Bitcoin header ranges (merged, read once) and the
-       Merkle-Patricia proofs of the transactions they name (each proof computed once).
+    3. the planned mints' Hemi and Bitcoin header ranges (merged, read once), checked
+       complete per mint, then the Merkle-Patricia proofs of the transactions the complete
+       ones name (each proof computed once).
     """
 
     def __init__(self, mints: Sequence[DepositConfirmation]):
@@ -115,7 +116,15 @@ class Chunk:
             [(p.deposit.block.height, p.btc_end) for _, p in planned],
             ("header_raw", "hash_internal"),
         )
-        self.proofs = _Proofs(planned)
+        # The range checks come before any proof is made, as they always did: a mint whose
+        # headers are missing must not have its transactions proven (they may not be complete).
+        self.spans: dict[int, tuple[list, list]] = {}
+        for mint, plan in planned:
+            try:
+                self.spans[mint.pk] = self._spans(plan)
+            except EvidenceUnavailable as exc:
+                self.plans[mint.pk] = exc
+        self.proofs = _Proofs([(m, p) for m, p in planned if m.pk in self.spans])
 
     def _read_lookups(self) -> None:
         mints = [m for m in self.mints if m.canonical]
@@ -186,6 +195,19 @@ class Chunk:
             btc_end=btc_end,
         )
 
+    def _spans(self, plan: _Plan) -> tuple[list, list]:
+        """The plan's Hemi and Bitcoin headers (hex, hash), checked complete."""
+        anchoring_number = plan.anchor.l2_block_number
+        hemi_blocks = _span(self.hemi_headers, plan.hemi_start, anchoring_number)
+        if len(hemi_blocks) != anchoring_number - plan.hemi_start + 1:
+            raise EvidenceUnavailable("Hemi blocks between the relay and the anchoring keystone are missing")
+        if plan.l1_info_tx is None:
+            raise EvidenceUnavailable(f"keystone block {anchoring_number} has no L1-info transaction")
+        btc_blocks = _span(self.btc_headers, plan.deposit.block.height, plan.btc_end)
+        if len(btc_blocks) != plan.btc_end - plan.deposit.block.height + 1:
+            raise EvidenceUnavailable("Bitcoin headers between the deposit and the publication are missing")
+        return hemi_blocks, btc_blocks
+
     def bundle(self, mint: DepositConfirmation) -> dict:
         """The mint's bundle; EvidenceUnavailable with the first check it fails. Claims are
         recomputed by the verifier from the chain bytes."""
@@ -194,14 +216,7 @@ class Chunk:
             raise plan
         deposit, anchor = plan.deposit, plan.anchor
         anchoring_number = anchor.l2_block_number
-        hemi_blocks = _span(self.hemi_headers, plan.hemi_start, anchoring_number)
-        if len(hemi_blocks) != anchoring_number - plan.hemi_start + 1:
-            raise EvidenceUnavailable("Hemi blocks between the relay and the anchoring keystone are missing")
-        if plan.l1_info_tx is None:
-            raise EvidenceUnavailable(f"keystone block {anchoring_number} has no L1-info transaction")
-        btc_blocks = _span(self.btc_headers, deposit.block.height, plan.btc_end)
-        if len(btc_blocks) != plan.btc_end - deposit.block.height + 1:
-            raise EvidenceUnavailable("Bitcoin headers between the deposit and the publication are missing")
+        hemi_blocks, btc_blocks = self.spans[mint.pk]
         last_btc_hash = bytes(btc_blocks[-1][1])
         pub_tx = anchor.publication.transaction
         confirmations = plan.btc_end - anchor.height
@@ -315,7 +330,11 @@ def _btc_tx(tx) -> dict:
 class _Proofs:
     """The Merkle-Patricia proofs (transaction, and receipt for a mint) of every Hemi
     transaction the planned bundles name, computed once each. A block's transactions are read
-    ``PROOF_BLOCKS`` blocks at a time and dropped once their proofs are made."""
+    ``PROOF_BLOCKS`` blocks at a time and dropped once their proofs are made.
+
+    A proof that cannot be made (``ordered_trie_proof`` refuses an empty value) is kept as its
+    error and raised only when a bundle asks for it, after that bundle's earlier proofs - what
+    building the bundle alone would raise, and no other bundle's concern."""
 
     def __init__(self, planned: list[tuple[DepositConfirmation, _Plan]]):
         wanted: dict[int, dict[int, bool]] = {}  # block id -> tx index -> receipt proof too?
@@ -332,7 +351,8 @@ class _Proofs:
             want(plan.l1_info_tx)
         self.numbers: dict[int, int] = {}
         self.incomplete: set[int] = set()
-        self.proofs: dict[tuple[int, int], dict] = {}
+        self.tx_proofs: dict[tuple[int, int], list[str] | ValueError] = {}
+        self.receipt_proofs: dict[tuple[int, int], list[str] | ValueError] = {}
         block_ids = sorted(wanted)
         for start in range(0, len(block_ids), PROOF_BLOCKS):
             group = block_ids[start : start + PROOF_BLOCKS]
@@ -350,23 +370,32 @@ class _Proofs:
                     self.incomplete.add(block_id)
                     continue
                 for index, receipt in wanted[block_id].items():
-                    self.proofs[block_id, index] = self._proof(self.numbers[block_id], txs, index, receipt)
-
-    @staticmethod
-    def _proof(number: int, txs: list, index: int, receipt: bool) -> dict:
-        out = {
-            "number": number,
-            "tx_index": index,
-            "tx_proof": [p.hex() for p in ordered_trie_proof([raw for _, raw, _ in txs], index)],
-        }
-        if receipt:
-            out["receipt_proof"] = [p.hex() for p in ordered_trie_proof([r for _, _, r in txs], index)]
-        return out
+                    self.tx_proofs[block_id, index] = _proof([raw for _, raw, _ in txs], index)
+                    if receipt:
+                        self.receipt_proofs[block_id, index] = _proof([r for _, _, r in txs], index)
 
     def get(self, tx: Transaction, *, receipt: bool = False) -> dict:
+        """``{number, tx_index, tx_proof[, receipt_proof]}`` of ``tx``, or what stops it."""
         if tx.block_id in self.incomplete:
             raise EvidenceUnavailable(f"Hemi block {self.numbers[tx.block_id]} is not fully indexed")
-        proof = self.proofs[tx.block_id, tx.index]
+        out = {
+            "number": self.numbers[tx.block_id],
+            "tx_index": tx.index,
+            "tx_proof": _raise_if_error(self.tx_proofs[tx.block_id, tx.index]),
+        }
         if receipt:
-            return proof
-        return {k: v for k, v in proof.items() if k != "receipt_proof"}
+            out["receipt_proof"] = _raise_if_error(self.receipt_proofs[tx.block_id, tx.index])
+        return out
+
+
+def _proof(values: list[bytes], index: int) -> list[str] | ValueError:
+    try:
+        return [p.hex() for p in ordered_trie_proof(values, index)]
+    except ValueError as exc:
+        return exc
+
+
+def _raise_if_error(proof: list[str] | ValueError) -> list[str]:
+    if isinstance(proof, ValueError):
+        raise proof
+    return proof

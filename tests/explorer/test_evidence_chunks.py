@@ -106,3 +106,17 @@ def test_chunks_split_a_long_list_and_keep_its_order(story, monkeypatch):
     whole = list(evidence.export_many(mints))
     monkeypatch.setattr(evidence, "CHUNK", 2)
     assert list(evidence.export_many(reload(mints))) == [(m, d, w) for m, d, w in whole]
+
+
+def test_a_proof_that_cannot_be_made_stops_only_its_own_bundle_as_it_does_alone(story):
+    """A stored transaction with empty bytes cannot enter a trie: its mint's bundle raises
+    what building it alone raises, and the chunk's other bundles are built."""
+    story, mint = story
+    broken = another_mint(mint, 17, 0)
+    hemi.Transaction.objects.filter(pk=broken.transaction_id).update(raw=b"")
+    with pytest.raises(ValueError, match="empty value"):
+        evidence.export_bytes(reload([broken])[0])
+    built = evidence.export_many(reload([mint, broken]))
+    assert next(built)[1] == canonical_bytes(story.bundle())
+    with pytest.raises(ValueError, match="empty value"):
+        next(built)
