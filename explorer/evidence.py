@@ -7,7 +7,7 @@ always give the same bytes.
 
 Bundles are built a chunk of mints at a time (``Chunk``), because a report bundles up to every
 mint of the chain and one mint at a time cost ~20 queries per bundle: the chunk reads what its
-bundles need in a bounded number of queries whatever its size (about fifteen, plus one per
+bundles need in a bounded number of queries whatever its size (twelve, plus one per
 ``PROOF_BLOCKS`` Hemi blocks whose transactions are proven), and rows its mints share - the
 Bitcoin and Hemi header ranges, keystone anchors, hVM views, the L1-info and relay blocks - are
 read and encoded once. A single mint is a chunk of one (``build_bundle``): there is one data
