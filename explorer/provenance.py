@@ -84,13 +84,6 @@ def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, st
 def hemi_block_link(block: Block) -> Link:
     """The Hemi block is canonical and hash-linked to the keystone that covers it (and was
     verified when stored: a block flagged by lenient verification is pending, not verified)."""
-    checks = []
-    if (flagged := tunnel_audit.integrity_wait(block)) is not None:
-        checks.append(Check("block re-hashed", PENDING, f"pending ({flagged})"))
-    if block.canonical:
-        checks.append(Check("block is canonical", VERIFIED, f"block {block.number} on our canonical chain"))
-    else:
-        checks.append(Check("block is canonical", FAILED, "the block was orphaned by a Hemi reorg"))
     keystone_number = keystone_number_for(block.number)
     chain = list(
         Block.objects.canonical()
@@ -98,6 +91,45 @@ def hemi_block_link(block: Block) -> Link:
         .order_by("number")
         .values_list("number", "hash", "parent_hash")
     )
+    return _hemi_block_link(block, tunnel_audit.integrity_wait(block), chain)
+
+
+def hemi_block_links(blocks: list[Block]) -> list[Link]:
+    """``hemi_block_link`` for many blocks in two queries, not two per block: the stored-verdict
+    sweep judges every block of the chain (a million on mainnet), where per-block round trips
+    were most of its cost. Same rule, same Link, in the order of ``blocks``."""
+    if not blocks:
+        return []
+    low = min(b.number for b in blocks)
+    high = keystone_number_for(max(b.number for b in blocks))
+    canonical = {
+        number: (number, block_hash, parent)
+        for number, block_hash, parent in Block.objects.canonical()
+        .filter(number__gte=low, number__lte=high)
+        .values_list("number", "hash", "parent_hash")
+    }
+    flagged = tunnel_audit.integrity_waits(blocks)
+    links = []
+    for block in blocks:
+        keystone_number = keystone_number_for(block.number)
+        # The canonical rows from the block to its keystone, stopping at the first gap (what the
+        # per-block range query returns, once its count shows the gap).
+        chain = [canonical[n] for n in range(block.number, keystone_number + 1) if n in canonical]
+        links.append(_hemi_block_link(block, flagged.get(block.pk), chain))
+    return links
+
+
+def _hemi_block_link(block: Block, flagged: str | None, chain: list[tuple]) -> Link:
+    """The rule itself, over the rows both callers fetched: ``chain`` is the canonical
+    (number, hash, parent_hash) rows from the block's number to its keystone's, in order."""
+    keystone_number = keystone_number_for(block.number)
+    checks = []
+    if flagged is not None:
+        checks.append(Check("block re-hashed", PENDING, f"pending ({flagged})"))
+    if block.canonical:
+        checks.append(Check("block is canonical", VERIFIED, f"block {block.number} on our canonical chain"))
+    else:
+        checks.append(Check("block is canonical", FAILED, "the block was orphaned by a Hemi reorg"))
     if len(chain) != keystone_number - block.number + 1:
         checks.append(
             Check("hash-linked to keystone", PENDING, f"waiting for Hemi blocks up to keystone {keystone_number}")

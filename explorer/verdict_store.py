@@ -197,13 +197,13 @@ def judge_blocks(blocks: list[Block]) -> list[dict]:
     judged once per period (every block of a period is anchored by the same publication)."""
     anchors: dict[int, tuple] = {}
     out = []
-    for block in blocks:
+    for block, hemi_link in zip(blocks, provenance.hemi_block_links(blocks), strict=True):
         period = keystone_number_for(block.number)
         if period not in anchors:
             link, f, _alerts = provenance.anchoring_link(block)
             anchors[period] = (link, f)
         anchor, f = anchors[period]
-        links = [provenance.hemi_block_link(block), anchor]
+        links = [hemi_link, anchor]
         verdict = overall(links)
         settled = verdict != PENDING and f.superfinal
         out.append(

@@ -378,3 +378,31 @@ def test_the_tunnel_pages_deposit_and_withdrawal_lists_filter_by_their_own_verdi
     backfill()
     rows, pages = _walk(client, "/tunnel?withdrawals_verdict=pending", r"<td>(\d+)</td>", "withdrawals_cursor")
     assert pages == 2 and [int(u) for u in rows] == list(range(31, 0, -1))  # uuid 0 is verified: left out
+
+
+def test_the_sweeps_batched_block_links_are_the_per_block_rule(chains, django_assert_max_num_queries):
+    """The sweep judges every block through ``hemi_block_links`` (two queries a batch); each link
+    must be exactly what ``hemi_block_link`` says for that block, on every branch of the rule:
+    linked, flagged, orphaned, a broken parent link and a gap before the keystone."""
+    from explorer import provenance
+
+    hemi = chains.hemi_chain(70)
+    chains.hemi.BlockIntegrityIssue.objects.create(block=hemi[45], check_name="receiptsRoot", expected="0x", found="0x")
+    chains.hemi.BlockIntegrityIssue.objects.create(block=hemi[45], check_name="stateRoot", expected="0x", found="0x")
+    chains.hemi.Block.objects.filter(pk=hemi[7].pk).update(canonical=False)  # orphaned: period 1 has a gap
+    chains.hemi.Block.objects.filter(pk=hemi[33].pk).update(parent_hash=h32("elsewhere"))  # broken link
+    chains.hemi.Block.objects.filter(number__gt=60).delete()  # the last period waits for its keystone
+    blocks = list(chains.hemi.Block.objects.order_by("number"))
+
+    per_block = [provenance.hemi_block_link(b) for b in blocks]
+    with django_assert_max_num_queries(2):
+        batched = provenance.hemi_block_links(blocks)
+
+    assert batched == per_block
+    verdicts = {link.evidence["number"]: [c.verdict for c in link.checks] for link in batched}
+    assert verdicts[45] == [PENDING, VERIFIED, VERIFIED]  # flagged, canonical, linked to keystone 50
+    assert "receiptsRoot, stateRoot" in batched[45].checks[0].detail
+    assert verdicts[7] == [FAILED, PENDING]  # orphaned, and its period lost a canonical block
+    assert verdicts[30] == [VERIFIED, FAILED]  # 33's parent does not link back to 32
+    assert verdicts[40] == [VERIFIED, VERIFIED]
+    assert verdicts[60] == [VERIFIED, PENDING]  # keystone 75 not indexed yet
