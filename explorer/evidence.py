@@ -9,6 +9,7 @@ always give the same bytes.
 from __future__ import annotations
 
 from explorer import anchoring, tunnel_audit
+from explorer.at import At
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS
 from explorer.verify import FORMAT, canonical_bytes
 from hemiscope import networks
@@ -54,7 +55,7 @@ def _btc_tx(tx) -> dict:
     }
 
 
-def build_bundle(mint: DepositConfirmation) -> dict:
+def build_bundle(mint: DepositConfirmation, at: At | None = None) -> dict:
     """Collect the evidence for one mint.
 
     1. The Bitcoin deposit (tx, branch) and the hVM updates that relayed it / framed the mint.
@@ -62,14 +63,18 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     3. Hemi RLP headers from the earliest block needed up to the anchoring keystone.
     4. Bitcoin headers from the deposit up to the publication's 10th confirmation (or the tip).
     5. Claims, recomputed by the verifier from all of the above.
+
+    At a position (``at``: ``explorer.at``) the bundle is the one the explorer would have
+    exported there: its deposit, publication and Bitcoin headers at or below the height (the
+    claimed tip and confirmations counted to it), keystones at or below the Hemi block.
     """
     net = networks.current()
     if not mint.canonical:
         raise EvidenceUnavailable("the mint is not on the canonical Hemi chain")
     if (flagged := tunnel_audit.integrity_wait(mint.block)) is not None:
         raise EvidenceUnavailable(f"pending ({flagged})")
-    deposit = tunnel_audit.deposit_for(mint)
-    if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint)) is not None:
+    deposit = tunnel_audit.deposit_for(mint, at)
+    if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint, at)) is not None:
         raise EvidenceUnavailable(f"pending ({waiting})")
     if deposit is None or not deposit.block.in_active_chain:
         raise EvidenceUnavailable("no deposit on the active Bitcoin chain backs this mint")
@@ -87,7 +92,7 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     if relay is None or view is None:
         raise EvidenceUnavailable("the deposit block was never relayed into the hVM before the mint")
     keystone_number = keystone_number_for(mint.block.number)
-    anchor = anchoring.first_anchor(keystone_number)
+    anchor = anchoring.first_anchor(keystone_number, at)
     if anchor is None:
         raise EvidenceUnavailable(f"keystone {keystone_number} (or a descendant) is not published on Bitcoin yet")
     anchoring_number = anchor.l2_block_number
@@ -107,9 +112,12 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     if l1_info_tx is None:
         raise EvidenceUnavailable(f"keystone block {anchoring_number} has no L1-info transaction")
 
-    tip = anchoring.bitcoin_tip_height()
+    tip = anchoring.bitcoin_tip_height(at)
     btc_end = min(tip, anchor.height + SUPERFINALITY_CONFIRMATIONS)
     view_tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
+    if view_tip is not None and view_tip.height > tip and at is not None:
+        # Its headers would reach past the position; there the hVM tip was not indexed yet.
+        raise EvidenceUnavailable(tunnel_audit.HVM_TIP_ABOVE_POSITION.format(tip=view_tip.height, height=at.btc_height))
     if view_tip is not None:
         btc_end = max(btc_end, min(view_tip.height, tip))
     btc_blocks = list(
@@ -171,5 +179,5 @@ def build_bundle(mint: DepositConfirmation) -> dict:
     }
 
 
-def export_bytes(mint: DepositConfirmation) -> bytes:
-    return canonical_bytes(build_bundle(mint))
+def export_bytes(mint: DepositConfirmation, at: At | None = None) -> bytes:
+    return canonical_bytes(build_bundle(mint, at))
