@@ -91,6 +91,10 @@ def build_bundle(mint: DepositConfirmation, at: At | None = None) -> dict:
     view = tunnel_audit.hvm_view_at(mint.block.number)
     if relay is None or view is None:
         raise EvidenceUnavailable("the deposit block was never relayed into the hVM before the mint")
+    view_tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
+    if at is not None and view_tip is not None and view_tip.height > at.btc_height:
+        # Its headers would reach past the position; there the hVM tip was not indexed yet.
+        raise EvidenceUnavailable(tunnel_audit.HVM_TIP_ABOVE_POSITION.format(tip=view_tip.height, height=at.btc_height))
     keystone_number = keystone_number_for(mint.block.number)
     anchor = anchoring.first_anchor(keystone_number, at)
     if anchor is None:
@@ -114,10 +118,6 @@ def build_bundle(mint: DepositConfirmation, at: At | None = None) -> dict:
 
     tip = anchoring.bitcoin_tip_height(at)
     btc_end = min(tip, anchor.height + SUPERFINALITY_CONFIRMATIONS)
-    view_tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
-    if view_tip is not None and view_tip.height > tip and at is not None:
-        # Its headers would reach past the position; there the hVM tip was not indexed yet.
-        raise EvidenceUnavailable(tunnel_audit.HVM_TIP_ABOVE_POSITION.format(tip=view_tip.height, height=at.btc_height))
     if view_tip is not None:
         btc_end = max(btc_end, min(view_tip.height, tip))
     btc_blocks = list(
