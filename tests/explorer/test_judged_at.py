@@ -32,7 +32,8 @@ def test_confirmations_count_to_the_height_judged_at(story):
     p = provenance.for_mint(mint, at=At(114, 30))
     assert p.verdict == PENDING
     assert p.finality.tip_height == 114 and p.finality.confirmations == 9 and not p.finality.superfinal
-    assert verdicts(p)["Bitcoin anchoring"] == (PENDING, "waiting for 1 more Bitcoin block(s) on top of the publication")
+    waiting = "waiting for 1 more Bitcoin block(s) on top of the publication"
+    assert verdicts(p)["Bitcoin anchoring"] == (PENDING, waiting)
     assert p.links[-1].evidence["confirmations"] == 9
     assert all(link.verdict == VERIFIED for link in p.links[:-1])
 
@@ -82,8 +83,8 @@ def test_a_second_credit_above_the_block_does_not_exist_there(story, tunnel):
     assert tunnel_audit.audit_mint(mint, at=At(115, 27)).verdict == VERIFIED
 
 
-def test_deposits_are_judged_at_the_height_and_minted_only_by_mints_at_or_below_the_block(story, tunnel, chains):
-    hemi, btc, mint = story()
+def test_deposits_are_judged_at_the_height_and_minted_only_by_mints_at_or_below_the_block(story, tunnel):
+    _, btc, mint = story()
     minted = tunnel_audit.deposit_for(mint)
     young = tunnel.deposit(btc[112], label="young")
     rows = [minted, young]
@@ -116,10 +117,10 @@ def test_withdrawals_are_paid_challenged_and_finalized_only_at_or_below_the_posi
 
 
 def test_alternate_keystone_alerts_above_the_position_are_not_raised_there(story, chains):
-    hemi, btc, _ = story()
-    alt = chains.keystone_of(hemi[25])
     from dataclasses import replace
 
+    hemi, btc, _ = story()
+    alt = chains.keystone_of(hemi[25])
     alt = replace(alt, state_root=b"\x99" * 32)
     chains.publish(btc[110], alt.abbreviate(), tx_index=2, first=False)
     assert [a.canonical_keystone.number for a in anchoring.alternate_chain_alerts()] == [25]

@@ -79,7 +79,8 @@ def test_below_the_hvm_views_tip_no_bundle_is_exported_and_the_manifest_says_why
     assert list(found) == ["manifest.jsonl"]
     item = json.loads(found["manifest.jsonl"].splitlines()[1])
     assert item["verdict"] == "pending" and item["bundle_sha256"] is None
-    assert item["bundle_unavailable"] == "the hVM tip (Bitcoin height 104) lies above the Bitcoin height judged at (103)"
+    waiting = "the hVM tip (Bitcoin height 104) lies above the Bitcoin height judged at (103)"
+    assert item["bundle_unavailable"] == waiting
     assert verify_report(io.BytesIO(data)).ok
 
 
