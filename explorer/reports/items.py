@@ -1,12 +1,13 @@
 """Each report item's verdict, read through ONE function: ``judge``.
 
 A pinned report's verdicts are judged at its positions (``at``, see ``reports/positions.py``):
-every item live, through the same audit functions as pages, with Bitcoin blocks above the
-height and Hemi blocks above the block left out. Stored verdicts are not read there: they are
-current at the tips, and proving one equal at an earlier position (its publication 10 deep at
-the height, its hVM view's tip at or below it, no later keystone published lower, ...) would be
-a second verdict rule to keep in step with the first; the cost is the live judgement of every
-mint (about 15 indexed queries each, 60-115 ms: 100 000 mints take hours, not minutes).
+through the same audit functions as pages, with Bitcoin blocks above the height and Hemi blocks
+above the block left out. A stored verdict is current at the tips, not at an earlier position,
+so there it is read only where it provably cannot differ (``queries.verdicts.verified_at``:
+verified and settled at the tips, everything it was judged on at or below the pins, its
+publication 10 deep at the height, its hVM view's tip at or below it; 2 more queries per
+batch); every other mint is judged live at the pins (about 15 indexed queries, 60-115 ms each:
+a report pinned where many mints are young or pending costs that per mint).
 
 An unpinned report's verdicts are those the explorer gives now, at the indexed tips: the
 report's positions select which items are in it. Judging a mint live costs about 15 indexed
@@ -75,12 +76,13 @@ def judge(kind: str, rows: list, at: At | None = None) -> list[Judged]:
 
 def _mints(rows: list, at: At | None) -> list[Judged]:
     """Stored where current (see the module docstring), live for the rest; in ``rows`` order.
-    At a pinned position, all live."""
-    if at is not None:
-        return [_mint(m, p) for m, p in zip(rows, tunnel_queries.mint_verdicts(rows, at), strict=True)]
+    At a pinned position, stored only where it cannot differ there (``verified_at``)."""
     stored = verdict_queries.current_verified_mints(rows)
+    if at is not None:
+        stored = verdict_queries.verified_at(stored, at)
     live_rows = [m for m in rows if m.pk not in stored]
-    live = dict(zip((m.pk for m in live_rows), tunnel_queries.mint_verdicts(live_rows), strict=True))
+    judged = tunnel_queries.mint_verdicts(live_rows) if at is None else tunnel_queries.mint_verdicts(live_rows, at)
+    live = dict(zip((m.pk for m in live_rows), judged, strict=True))
     return [_stored_mint(m, stored[m.pk]) if m.pk in stored else _mint(m, live[m.pk]) for m in rows]
 
 
