@@ -109,3 +109,15 @@ def test_pins_above_the_tips_are_still_refused(story_mint):
         build("json", at_btc_height=116, at_hemi_block=25)
     with pytest.raises(ReportRequestError, match="above the indexed Hemi tip 25"):
         build("csv", at_btc_height=112, at_hemi_block=26)
+
+
+def test_the_pdf_says_whether_it_was_judged_at_pins_and_shows_the_mint_pending_there(story_mint):
+    from tests.reports.test_report_build import _pdf_text
+
+    pinned = _pdf_text(build("pdf", at_btc_height=112, at_hemi_block=25))
+    assert "Pinned: every verdict, confirmation count and evidence bundle is judged at these positions" in pinned
+    assert "Failed and pending items (1)" in pinned and "mint pending at Bitcoin anchoring" in pinned
+    assert "waiting for 3 more Bitcoin block(s)" in pinned
+    unpinned = _pdf_text(build("pdf"))
+    assert "Judged at the indexed tips, which stood at these positions" in unpinned
+    assert "Failed and pending items (0)" in unpinned
