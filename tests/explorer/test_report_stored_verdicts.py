@@ -192,3 +192,24 @@ def test_a_pinned_report_reads_a_stored_verdict_only_where_it_cannot_differ_at_t
             assert report(fmt, tunnel, at_btc_height=h, at_hemi_block=n) == live[h, n, fmt], (h, n, fmt)
         assert judged_live == ([] if (h, n) in ((115, 30), (115, 25)) else [mint.pk, mint.pk]), (h, n)
     assert b",verified,superfinal," in live[115, 25, "csv"] and b",pending," in live[114, 30, "csv"]
+
+
+def test_a_pinned_csv_of_verdicts_settled_at_the_pins_costs_a_few_queries_per_batch(
+    chains, tunnel, story, judged_live, monkeypatch
+):
+    def pinned_csv_queries(batch: int) -> int:
+        monkeypatch.setattr(collect, "iter_batches", functools.partial(_real_iter_batches, size=batch))
+        with CaptureQueriesContext(connection) as ctx:
+            report("csv", tunnel, at_btc_height=115, at_hemi_block=29)
+        return len(ctx.captured_queries)
+
+    hemi, btc, _ = story()
+    backed_mints(tunnel, hemi, btc, 7)  # 8 mints
+    backfill()
+    at_8 = pinned_csv_queries(batch=4)
+    backed_mints(tunnel, hemi, btc, 8, label="later")
+    backfill()
+    at_16 = pinned_csv_queries(batch=4)
+    assert judged_live == []
+    # The unpinned report's 7 per batch, and the verdicts' depends and the mints' hVM views.
+    assert (at_16 - at_8) / 2 == 9, (at_8, at_16)
