@@ -11,6 +11,8 @@
 * :func:`current_verified_mints` - which of given mints have a stored verdict that is verified,
   settled and current (no refresh pending that could reach it): what audit reports read
   instead of judging those mints live;
+* :func:`verified_at` - which of those are also verified at an earlier position (what a pinned
+  report reads);
 
 A row indexed a moment ago may have no stored verdict yet: it reads as *pending* with the reason
 :data:`NOT_JUDGED`, never as verified, and ``verdict=`` filters leave it out until judged.
