@@ -213,3 +213,24 @@ def test_a_pinned_csv_of_verdicts_settled_at_the_pins_costs_a_few_queries_per_ba
     assert judged_live == []
     # The unpinned report's 7 per batch, and the verdicts' depends and the mints' hVM views.
     assert (at_16 - at_8) / 2 == 9, (at_8, at_16)
+
+
+def test_a_stored_verdict_whose_hvm_view_lies_above_the_pinned_height_is_judged_live(chains, tunnel, judged_live):
+    """Deposit at 101, publication at 105 (10 deep from 115), but the mint's hVM view saw
+    Bitcoin up to 117: pinned at 115 or 116 that view's tip is not there, so the stored
+    "verified" is not what the pins give - judged live, pending."""
+    hemi = chains.hemi_chain(30)
+    btc = chains.btc_chain(120, start=100)
+    deposit = tunnel.deposit(btc[101])
+    tunnel.relay(hemi[10], [btc[h] for h in range(100, 118)], tip=btc[117])
+    mint = tunnel.mint(hemi[12], deposit.transaction.txid_internal)
+    chains.publish(btc[105], chains.keystone_of(hemi[25]).abbreviate())
+    pins = [(115, 30), (116, 30), (117, 30), (120, 30)]
+    live = {pin: report("csv", tunnel, at_btc_height=pin[0], at_hemi_block=pin[1]) for pin in pins}
+    backfill()
+    assert MintVerdict.objects.filter(pk=mint.pk, verdict=VERIFIED, settled=True).exists()
+    for pin in pins:
+        judged_live.clear()
+        assert report("csv", tunnel, at_btc_height=pin[0], at_hemi_block=pin[1]) == live[pin], pin
+        assert judged_live == ([mint.pk] if pin[0] < 117 else []), pin
+    assert b",pending,Bitcoin lock," in live[116, 30] and b",verified,superfinal," in live[117, 30]
