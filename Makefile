@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 export DEBUG ?= true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo test lint bench bench-scale bench-reports schemathesis fuzz faults clean services-shell
+.PHONY: setup demo test lint bench bench-scale bench-ingest-scale bench-tip bench-reports schemathesis fuzz faults clean services-shell
 
 # requirements.txt is what production imports; requirements-dev.txt adds tests, linters and the
 # embedded servers. Every target here is a development target, so it installs both.
@@ -82,8 +82,23 @@ bench: setup
 # EXPLAIN=1 also EXPLAINs every query of every endpoint.
 SCALE ?= small
 bench-scale: setup
-	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) \
+	SCALE=$(SCALE) RATE=$(RATE) DURATION=$(DURATION) EXPLAIN=$(EXPLAIN) BUILD_ONLY=$(BUILD_ONLY) \
 	  $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/run.py
+
+# Hemi ingest against ethereum-etl and the raw RPC fetch with the SCALE database (bench-scale's;
+# build it first with BUILD_ONLY=1) already stored, anvil grafted onto it (devnet/graft.py); then
+# Bitcoin decode vs python-bitcoinlib in the same session. Rewrites its BENCHMARKS.md section.
+# Not part of `make test` or CI.
+bench-ingest-scale: setup
+	SCALE=$(SCALE) $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/ingest.py
+
+# Tip latency (new block on anvil -> its page) and the stored-verdict refresh per new Hemi and
+# Bitcoin block, with the real Celery worker + beat, under bench-scale's page load (RATE req/s)
+# on the SCALE database. TIP_BLOCKS new Hemi blocks, one every 4 s. Not part of `make test` or CI.
+TIP_BLOCKS ?= 30
+bench-tip: setup
+	SCALE=$(SCALE) RATE=$(RATE) TIP_BLOCKS=$(TIP_BLOCKS) \
+	  $(PY) -m hemiscope.services run -- $(PY) benchmarks/scale/tip_latency.py
 
 # The audit report export alone: a 100 000-mint token report as CSV and JSON, time and peak memory
 # (BENCH_MINTS=10000 for a quicker look).

@@ -13,6 +13,10 @@ for real in the same run. Stored verdicts are seeded as a finished backfill leav
 sample judged for real, the rest written set-wise like it (not what is measured), the newest
 mints judged for real (those a young chain leaves unsettled, which the report judges live).
 
+Both formats print time (and milliseconds a mint), bytes written, peak RSS and its growth after
+the first tenth, and the ratios to both peers; the run rewrites the ``bench_reports`` section of
+BENCHMARKS.md with one table row per format (``benchmarks/results.py``).
+
 Run through the services launcher (it needs PostgreSQL): ``make bench-reports`` (also part of
 ``make bench``), or ``python -m hemiscope.services run -- python benchmarks/bench_reports.py
 --mints 10000``. It creates its own throwaway database and drops it at the end. The mints are
@@ -153,6 +157,9 @@ def main() -> int:
     parser.add_argument("--formats", default="csv,json")
     args = parser.parse_args()
 
+    import results  # benchmarks/results.py, beside this file
+
+    started, where = results.stamp(), results.machine()
     import django
 
     django.setup()
@@ -189,17 +196,37 @@ def main() -> int:
         judged_live: list[int] = []
         real = tunnel_queries.mint_verdicts
         tunnel_queries.mint_verdicts = lambda rows: judged_live.append(len(rows)) or real(rows)
+        rows = []
         for fmt in args.formats.split(","):
             judged_live.clear()
             elapsed, rss, size = export(fmt, args.mints)
             first_tenth = rss.marks[0] if rss.marks else rss.peak
             print(f"{fmt.upper()} token report of {args.mints} mints: {elapsed:.1f} s "
-                  f"({args.mints / elapsed:.0f} mints/s), {size / mb:.1f} MB written")  # fmt: skip
+                  f"({args.mints / elapsed:.0f} mints/s, {elapsed / args.mints * 1000:.2f} ms a mint), "
+                  f"{size / mb:.1f} MB written")  # fmt: skip
             print(f"  peak RSS {rss.peak / mb:.0f} MB; after the first tenth {first_tenth / mb:.0f} MB "
                   f"-> growth over the other nine tenths {(rss.peak - first_tenth) / mb:.0f} MB")  # fmt: skip
             print(f"  {sum(judged_live)} mints judged live (not verified and settled), the rest read stored")
             print(f"  ratio to the COPY floor: {elapsed / floor:.0f}x slower; to judging every mint live: "
                   f"{live_s / elapsed:.1f}x faster")  # fmt: skip
+            rows.append(
+                f"| {fmt.upper()} | {elapsed:.1f} | {elapsed / args.mints * 1000:.2f} | {size / mb:.1f} "
+                f"| {rss.peak / mb:.0f} | {first_tenth / mb:.0f} | {(rss.peak - first_tenth) / mb:.0f} "
+                f"| {sum(judged_live)} | {elapsed / floor:.0f}x | {live_s / elapsed:.1f}x |"
+            )
+        load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        results.write_section(
+            "bench_reports",
+            "make bench-reports: audit report export",
+            f"Run {started} on {where}; load average {load_end} at the end.\n\n"
+            f"Token report of {args.mints} mints (`bench_provenance.populate`'s rows, every verdict stored). "
+            f"Peers measured in the same run: PostgreSQL `COPY` of the same rows as CSV {floor:.2f} s; "
+            f"judging every mint live {per_mint_s * 1000:.0f} ms a mint (sample of {SAMPLE}), "
+            f"{live_s:.0f} s for all.\n\n"
+            "| format | seconds | ms a mint | MB written | peak RSS MB | RSS after first tenth MB "
+            "| growth MB | judged live | vs COPY | vs judging live |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n",
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0

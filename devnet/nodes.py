@@ -273,6 +273,7 @@ def start_anvil(
     order: str = "fifo",
     data_dir: Path | None = None,
     timeout: float = 30.0,
+    genesis_number: int | None = None,
 ) -> AnvilNode:
     """Start anvil as the devnet's Hemi: manual blocks (``--no-mining``; produce them with
     ``evm_mine``), prefunded mnemonic accounts. ``persist`` keeps chain state in
@@ -281,7 +282,9 @@ def start_anvil(
     ``order`` is anvil's pool ordering: "fifo" (submission order) or "fees" (highest max fee
     first, ties in submission order). The running network uses "fees" so the sequencer's
     system transactions open every block whatever was submitted before them.
-    ``data_dir`` overrides ``<root>/var/devnet/<name>``.
+    ``data_dir`` overrides ``<root>/var/devnet/<name>``. ``genesis_number`` starts the chain at
+    that height (anvil's ``--number``: the node has no block below it), so a chain can be
+    continued above a stored one (``devnet.graft``).
     """
     if order not in ("fifo", "fees"):
         raise ValueError(f"anvil order must be 'fifo' or 'fees', got {order!r}")
@@ -306,6 +309,8 @@ def start_anvil(
         if persist:
             # historical states too, so eth_call at old blocks still works after a restart
             argv += ["--state", str(data_dir / "state.json"), "--preserve-historical-states"]
+        if genesis_number is not None:
+            argv += ["--number", str(genesis_number)]
         return AnvilNode(name, data_dir, argv, port, chain_id)
 
     return _start_with_port_retries(make, timeout)

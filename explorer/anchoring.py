@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 
 from explorer import finality as fin
 from explorer.at import At, btc_upto, hemi_exists
@@ -46,20 +46,40 @@ def first_anchor(keystone_number: int, at: At | None = None) -> KeystoneFirstPub
     height do not exist. The first publication of an id is its lowest on the active chain, so
     when that lies above the height, no publication of the id is at or below it.
     """
-    highest = keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD
+    return _anchors_of(keystone_number, at).select_related("publication__transaction", "publication__block").first()
+
+
+def _anchors_of(keystone_number, at: At | None = None):
+    """``first_anchor``'s candidates, best first; ``keystone_number`` is a number or an
+    expression (``first_anchors`` passes the outer keystone row's number)."""
+    keystones = Keystone.objects.canonical().filter(
+        number__gte=keystone_number, number__lte=keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD
+    )
     if at is not None:
-        highest = min(highest, at.hemi_block)
-    ids = (
+        keystones = keystones.filter(number__lte=at.hemi_block)
+    ids = keystones.values("keystone_id_internal")
+    anchors = KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids)
+    return btc_upto(anchors, at, "height").order_by("height", "l2_block_number")
+
+
+def first_anchors(keystone_numbers, at: At | None = None) -> dict[int, KeystoneFirstPublication | None]:
+    """``first_anchor`` of many keystone numbers in two queries: one correlated subquery over
+    the canonical keystone rows of those numbers picks each one's anchor, the second reads
+    them. A number without a canonical keystone row yet (the newest, or a gap in the index)
+    is asked of ``first_anchor`` itself: a descendant's publication may still anchor it."""
+    numbers = set(keystone_numbers)
+    picked = dict(
         Keystone.objects.canonical()
-        .filter(number__gte=keystone_number, number__lte=highest)
-        .values("keystone_id_internal")
+        .filter(number__in={n for n in numbers if hemi_exists(n, at)})
+        .annotate(anchor_id=Subquery(_anchors_of(OuterRef(OuterRef("number")), at).values("pk")[:1]))
+        .values_list("number", "anchor_id")
     )
-    return (
-        btc_upto(KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids), at, "height")
-        .order_by("height", "l2_block_number")
-        .select_related("publication__transaction", "publication__block")
-        .first()
-    )
+    rows = KeystoneFirstPublication.objects.filter(pk__in={a for a in picked.values() if a is not None})
+    by_id = {a.pk: a for a in rows.select_related("publication__transaction__block", "publication__block")}
+    out = {number: by_id.get(anchor_id) for number, anchor_id in picked.items()}
+    for number in numbers - out.keys():
+        out[number] = first_anchor(number, at) if hemi_exists(number, at) else None
+    return out
 
 
 _LOOK_UP = object()

@@ -7,7 +7,7 @@ so it joins ``BitcoinTransaction.txid_internal`` directly.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from explorer.at import At, btc_exists, btc_upto, hemi_upto
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
@@ -39,14 +39,45 @@ def deposit_for(mint: DepositConfirmation, at: At | None = None) -> TunnelDeposi
     )
 
 
+def deposits_for(mints, at: At | None = None) -> dict[bytes, TunnelDeposit]:
+    """``deposit_for`` of many mints in one query: deposit txid (internal order) -> the deposit
+    ``deposit_for`` picks (DISTINCT ON keeps each txid's first row in the same order)."""
+    txids = {bytes(m.deposit_txid_internal) for m in mints}
+    rows = (
+        btc_upto(TunnelDeposit.objects.filter(transaction__txid_internal__in=txids), at)
+        .select_related("transaction__block", "block", "vault")
+        .order_by("transaction__txid_internal", "-block__in_active_chain", "block__height")
+        .distinct("transaction__txid_internal")
+    )
+    return {bytes(d.transaction.txid_internal): d for d in rows}
+
+
+def _views_at_or_before(block_number) -> QuerySet:
+    """Canonical hVM updates at or before a Hemi block (a number or an OuterRef), latest first."""
+    return HvmUpdate.objects.filter(canonical=True, block__number__lte=block_number).order_by(
+        "-block__number", "-transaction__index"
+    )
+
+
 def hvm_view_at(block_number: int) -> HvmUpdate | None:
     """The last canonical hVM update at or before a Hemi block: the Bitcoin view it executed in."""
-    return (
-        HvmUpdate.objects.filter(canonical=True, block__number__lte=block_number)
-        .order_by("-block__number", "-transaction__index")
-        .select_related("block")
-        .first()
+    return _views_at_or_before(block_number).select_related("block").first()
+
+
+def hvm_views_at(block_ids) -> dict[int, HvmUpdate]:
+    """``hvm_view_at`` of the Hemi blocks with these row ids, in two queries: block number ->
+    view (blocks without one are left out). One correlated subquery picks each block's view,
+    as ``hvm_view_at`` would one at a time; the second query reads those updates."""
+    view_ids = dict(
+        Block.objects.filter(pk__in=set(block_ids))
+        .annotate(view_id=Subquery(_views_at_or_before(OuterRef("number")).values("pk")[:1]))
+        .values_list("number", "view_id")
     )
+    views = HvmUpdate.objects.filter(pk__in={v for v in view_ids.values() if v is not None}).select_related(
+        "block", "transaction__block"
+    )
+    by_id = {v.pk: v for v in views}
+    return {number: by_id[v] for number, v in view_ids.items() if v is not None}
 
 
 def hvm_confirmations(
@@ -152,9 +183,23 @@ def integrity_wait(block: Block) -> str | None:
     failed = list(
         BlockIntegrityIssue.objects.filter(block_id=block.pk).order_by("id").values_list("check_name", flat=True)[:3]
     )
+    return _integrity_reason(block.number, failed)
+
+
+def integrity_waits(blocks) -> dict[int, str]:
+    """``integrity_wait`` of many blocks in one query: block row id -> reason, for the flagged ones."""
+    numbers = {b.pk: b.number for b in blocks}
+    failed: dict[int, list[str]] = {}
+    issues = BlockIntegrityIssue.objects.filter(block_id__in=numbers).order_by("id")
+    for block_id, check in issues.values_list("block_id", "check_name"):
+        failed.setdefault(block_id, []).append(check)
+    return {block_id: _integrity_reason(numbers[block_id], checks[:3]) for block_id, checks in failed.items()}
+
+
+def _integrity_reason(number: int, failed: list[str]) -> str | None:
     if not failed:
         return None
-    return f"integrity: Hemi block {block.number} was stored unverified, its {', '.join(failed)} failed to recompute"
+    return f"integrity: Hemi block {number} was stored unverified, its {', '.join(failed)} failed to recompute"
 
 
 def _tip_wait(how: str) -> bool:

@@ -248,6 +248,8 @@ def main() -> int:
     parser.add_argument("--explain", action="store_true", default=os.environ.get("EXPLAIN") == "1")
     parser.add_argument("--client-cpu", type=int, default=1, help="core the load client is pinned to")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--build-only", action="store_true", default=os.environ.get("BUILD_ONLY") == "1",
+                        help="build (or reuse) the scale database, then stop")  # fmt: skip
     parser.add_argument(
         "--exclude", default=os.environ.get("EXCLUDE") or "",
         help="regular expression: endpoints whose name matches are left out of the mix (the report says which)",
@@ -271,6 +273,8 @@ def main() -> int:
     env.update(synthetic.explorer_settings())
     os.environ.update(env)  # the network's addresses are read at call time
     built = build(env, args.scale, blocks, txs, REPO / "var" / "scale" / f"{args.scale}.json")
+    if args.build_only:
+        return 0
     mix = synthetic.request_mix()
     excluded = [name for name, _ in mix if args.exclude and re.search(args.exclude, name)]
     mix = [(name, path) for name, path in mix if name not in excluded]

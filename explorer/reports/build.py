@@ -10,8 +10,10 @@
 - PDF: the JSON and CSV are written first (to temporary files, hashed, then dropped) and the
   PDF summarises them, naming both hashes.
 
-Memory stays flat in the number of items: batches are dropped once written; only the PDF keeps
-the failed and pending items (shown in full) and the first verified ones.
+Memory stays flat in the number of items: batches are dropped once written (a batch's mint
+bundles are built together by ``evidence.export_many``, which reads the rows they share once,
+and written one by one); only the PDF keeps the failed and pending items (shown in full) and
+the first verified ones.
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ class CsvSink:
         self.writer.writerow(items.COLUMNS + POSITION_COLUMNS)
         self.tail = (pos.btc_height, pos.hemi_block)
 
-    def add(self, j: items.Judged) -> None:
-        self.writer.writerow([_cell(j.fields[c]) for c in items.COLUMNS] + list(self.tail))
+    def add_batch(self, batch: list[items.Judged]) -> None:
+        for j in batch:
+            self.writer.writerow([_cell(j.fields[c]) for c in items.COLUMNS] + list(self.tail))
 
     def finish(self) -> None:
         self.text.flush()
@@ -110,21 +113,22 @@ class ArchiveSink:
         self.items = self.with_bundle = 0
         self.verdicts: Counter = Counter()
 
-    def add(self, j: items.Judged) -> None:
-        digest = unavailable = None
-        if j.kind == collect.MINT:
-            try:
-                data = evidence.export_bytes(j.row, at=self.at)
-            except evidence.EvidenceUnavailable as exc:
-                unavailable = str(exc)
-            else:
-                digest = hashlib.sha256(data).hexdigest()
-                name = f"bundles/{j.id}.json"
-                self.bundles.write(archive.header(name, len(data)) + data + archive.padding(len(data)))
-                self.with_bundle += 1
-        self._line({**j.fields, "bundle_sha256": digest, "bundle_unavailable": unavailable})
-        self.items += 1
-        self.verdicts[j.verdict] += 1
+    def add_batch(self, batch: list[items.Judged]) -> None:
+        # The batch's mint bundles are built together (explorer.evidence.export_many reads the
+        # rows a batch shares once) and written as they come, in batch order.
+        bundles = evidence.export_many([j.row for j in batch if j.kind == collect.MINT], self.at)
+        for j in batch:
+            digest = unavailable = None
+            if j.kind == collect.MINT:
+                _, data, unavailable = next(bundles)  # the same mints, in the same order
+                if data is not None:
+                    digest = hashlib.sha256(data).hexdigest()
+                    name = f"bundles/{j.id}.json"
+                    self.bundles.write(archive.header(name, len(data)) + data + archive.padding(len(data)))
+                    self.with_bundle += 1
+            self._line({**j.fields, "bundle_sha256": digest, "bundle_unavailable": unavailable})
+            self.items += 1
+            self.verdicts[j.verdict] += 1
 
     def _line(self, obj) -> None:
         line = canonical_line(obj)
@@ -178,9 +182,10 @@ def run(req: Request, sinks: list, summary: Summary, progress: Progress | None, 
     total = collect.count(req, summary.positions) if progress else 0
     done = 0
     for kind, rows in collect.iter_batches(req, summary.positions):
-        for j in items.judge(kind, rows, summary.at):
-            for sink in sinks:
-                sink.add(j)
+        batch = items.judge(kind, rows, summary.at)
+        for sink in sinks:
+            sink.add_batch(batch)
+        for j in batch:
             summary.total += 1
             summary.counts[(j.kind, j.verdict)] += 1
             if keep_items:
