@@ -127,3 +127,16 @@ def test_alternate_keystone_alerts_above_the_position_are_not_raised_there(story
     assert anchoring.alternate_chain_alerts(at=At(109, 30)) == []
     assert anchoring.alternate_chain_alerts(at=At(110, 24)) == []
     assert len(anchoring.alternate_chain_alerts(at=At(110, 25))) == 1
+
+
+def test_first_anchors_of_many_keystones_take_the_position_as_first_anchor_does(story):
+    story()
+    for at in (None, At(115, 30), At(105, 30), At(104, 30), At(115, 24)):
+        many = anchoring.first_anchors([25], at)
+        assert many == {25: anchoring.first_anchor(25, at)} if hemi_ok(at) else many == {25: None}, at
+    assert anchoring.first_anchors([25], At(104, 30)) == {25: None}
+    assert anchoring.first_anchors([25], At(105, 30))[25].height == 105
+
+
+def hemi_ok(at) -> bool:
+    return at is None or at.hemi_block >= 25
