@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Subquery
 
 from explorer import finality as fin
+from explorer.at import At, btc_upto, hemi_exists
 from indexer.bitcoin.models import BitcoinBlock, KeystoneFirstPublication, PopPublication
 from indexer.hemi.models import Keystone
 from indexer.keystone import KEYSTONE_PERIOD, keystone_number_for
@@ -24,12 +25,15 @@ from indexer.keystone import KEYSTONE_PERIOD, keystone_number_for
 DESCENDANT_WINDOW = 100
 
 
-def bitcoin_tip_height() -> int | None:
+def bitcoin_tip_height(at: At | None = None) -> int | None:
+    """The active chain's tip height, or the height judged at (``at``, an indexed height)."""
+    if at is not None:
+        return at.btc_height
     tip = BitcoinBlock.objects.active().order_by("-height").values_list("height", flat=True).first()
     return tip
 
 
-def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
+def first_anchor(keystone_number: int, at: At | None = None) -> KeystoneFirstPublication | None:
     """The lowest Bitcoin publication of this keystone or of any canonical descendant.
 
     1. Take canonical Hemi keystones numbered >= ``keystone_number`` within DESCENDANT_WINDOW (a
@@ -37,22 +41,28 @@ def first_anchor(keystone_number: int) -> KeystoneFirstPublication | None:
        anchors them too).
     2. Join their ids to the first active-chain publication of each id.
     3. Keep the lowest Bitcoin height; ties go to the lower keystone number.
+
+    At a position (``at``): keystones above its Hemi block and publications above its Bitcoin
+    height do not exist. The first publication of an id is its lowest on the active chain, so
+    when that lies above the height, no publication of the id is at or below it.
     """
-    return _anchors_of(keystone_number).select_related("publication__transaction", "publication__block").first()
+    return _anchors_of(keystone_number, at).select_related("publication__transaction", "publication__block").first()
 
 
-def _anchors_of(keystone_number):
+def _anchors_of(keystone_number, at: At | None = None):
     """``first_anchor``'s candidates, best first; ``keystone_number`` is a number or an
     expression (``first_anchors`` passes the outer keystone row's number)."""
-    ids = (
-        Keystone.objects.canonical()
-        .filter(number__gte=keystone_number, number__lte=keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD)
-        .values("keystone_id_internal")
+    keystones = Keystone.objects.canonical().filter(
+        number__gte=keystone_number, number__lte=keystone_number + DESCENDANT_WINDOW * KEYSTONE_PERIOD
     )
-    return KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids).order_by("height", "l2_block_number")
+    if at is not None:
+        keystones = keystones.filter(number__lte=at.hemi_block)
+    ids = keystones.values("keystone_id_internal")
+    anchors = KeystoneFirstPublication.objects.filter(keystone_id_internal__in=ids)
+    return btc_upto(anchors, at, "height").order_by("height", "l2_block_number")
 
 
-def first_anchors(keystone_numbers) -> dict[int, KeystoneFirstPublication | None]:
+def first_anchors(keystone_numbers, at: At | None = None) -> dict[int, KeystoneFirstPublication | None]:
     """``first_anchor`` of many keystone numbers in two queries: one correlated subquery over
     the canonical keystone rows of those numbers picks each one's anchor, the second reads
     them. A number without a canonical keystone row yet (the newest, or a gap in the index)
@@ -60,35 +70,40 @@ def first_anchors(keystone_numbers) -> dict[int, KeystoneFirstPublication | None
     numbers = set(keystone_numbers)
     picked = dict(
         Keystone.objects.canonical()
-        .filter(number__in=numbers)
-        .annotate(anchor_id=Subquery(_anchors_of(OuterRef(OuterRef("number"))).values("pk")[:1]))
+        .filter(number__in={n for n in numbers if hemi_exists(n, at)})
+        .annotate(anchor_id=Subquery(_anchors_of(OuterRef(OuterRef("number")), at).values("pk")[:1]))
         .values_list("number", "anchor_id")
     )
     rows = KeystoneFirstPublication.objects.filter(pk__in={a for a in picked.values() if a is not None})
     by_id = {a.pk: a for a in rows.select_related("publication__transaction__block", "publication__block")}
     out = {number: by_id.get(anchor_id) for number, anchor_id in picked.items()}
     for number in numbers - out.keys():
-        out[number] = first_anchor(number)
+        out[number] = first_anchor(number, at) if hemi_exists(number, at) else None
     return out
 
 
 _LOOK_UP = object()
 
 
-def block_finality(block_number: int, *, tip_height=_LOOK_UP, keystone_produced: bool | None = None) -> fin.Finality:
-    """Finality of one Hemi block. A caller judging many blocks passes the Bitcoin tip it already
-    read (and ``keystone_produced`` when it holds the keystone row) to skip those lookups."""
+def block_finality(
+    block_number: int, *, tip_height=_LOOK_UP, keystone_produced: bool | None = None, at: At | None = None
+) -> fin.Finality:
+    """Finality of one Hemi block (at the tips, or at ``at``). A caller judging many blocks
+    passes the Bitcoin tip it already read (and ``keystone_produced`` when it holds the keystone
+    row) to skip those lookups."""
     keystone_number = keystone_number_for(block_number)
+    if not hemi_exists(keystone_number, at):
+        keystone_produced = False  # the keystone block lies above the position
     if keystone_produced is None:
         keystone_produced = Keystone.objects.canonical().filter(number=keystone_number).exists()
-    anchor = first_anchor(keystone_number) if keystone_produced else None
+    anchor = first_anchor(keystone_number, at) if keystone_produced else None
     return fin.finality(
         block_number=block_number,
         keystone_number=keystone_number,
         keystone_produced=keystone_produced,
         publication_height=anchor.height if anchor else None,
         anchoring_keystone_number=anchor.l2_block_number if anchor else None,
-        tip_height=bitcoin_tip_height() if tip_height is _LOOK_UP else tip_height,
+        tip_height=bitcoin_tip_height(at) if tip_height is _LOOK_UP else tip_height,
     )
 
 
@@ -100,19 +115,25 @@ class AlternateKeystoneAlert:
     canonical_keystone: Keystone
 
 
-def alternate_chain_alerts(numbers=None, limit: int = 100) -> list[AlternateKeystoneAlert]:
+def alternate_chain_alerts(numbers=None, limit: int = 100, at: At | None = None) -> list[AlternateKeystoneAlert]:
     """Publications whose L2 number matches a canonical keystone but whose bytes do not.
 
     Anyone can publish any 76 bytes, so these are not proof of a fork - but a publication that
     conflicts with our canonical chain must be shown, never silently ignored. ``numbers``
-    restricts the search to those keystone numbers (what one page needs); None scans all.
+    restricts the search to those keystone numbers (what one page needs); None scans all. At a
+    position (``at``), only publications and keystones at or below it.
     """
-    candidates = PopPublication.objects.filter(block__in_active_chain=True, format=PopPublication.FORMAT_V1)
+    candidates = btc_upto(
+        PopPublication.objects.filter(block__in_active_chain=True, format=PopPublication.FORMAT_V1), at
+    )
+    keystones = Keystone.objects.canonical()
+    if at is not None:
+        keystones = keystones.filter(number__lte=at.hemi_block)
     if numbers is not None:
         candidates = candidates.filter(l2_block_number__in=list(numbers))
     conflicting = (
-        candidates.filter(l2_block_number__in=Keystone.objects.canonical().values("number"))
-        .exclude(keystone_id_internal__in=Keystone.objects.canonical().values("keystone_id_internal"))
+        candidates.filter(l2_block_number__in=keystones.values("number"))
+        .exclude(keystone_id_internal__in=keystones.values("keystone_id_internal"))
         .select_related("transaction", "block")
         .order_by("block__height", "transaction__tx_index", "vout")[:limit]
     )

@@ -24,6 +24,7 @@ from operator import or_
 from django.db.models import Q
 
 from explorer import anchoring, tunnel_audit
+from explorer.at import At
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS
 from explorer.verify import FORMAT, canonical_bytes
 from hemiscope import networks
@@ -44,20 +45,22 @@ def _hex(raw) -> str:
     return bytes(raw).hex()
 
 
-def build_bundle(mint: DepositConfirmation) -> dict:
-    """Collect the evidence for one mint (see ``Chunk.bundle``)."""
-    return Chunk([mint]).bundle(mint)
+def build_bundle(mint: DepositConfirmation, at: At | None = None) -> dict:
+    """Collect the evidence for one mint (see ``Chunk.bundle``), at the tips or at ``at``."""
+    return Chunk([mint], at).bundle(mint)
 
 
-def export_bytes(mint: DepositConfirmation) -> bytes:
-    return canonical_bytes(build_bundle(mint))
+def export_bytes(mint: DepositConfirmation, at: At | None = None) -> bytes:
+    return canonical_bytes(build_bundle(mint, at))
 
 
-def export_many(mints: Sequence[DepositConfirmation]) -> Iterator[tuple[DepositConfirmation, bytes | None, str | None]]:
+def export_many(
+    mints: Sequence[DepositConfirmation], at: At | None = None
+) -> Iterator[tuple[DepositConfirmation, bytes | None, str | None]]:
     """(mint, canonical bundle bytes, None) or (mint, None, why it has none) for each mint, in
     order, built ``CHUNK`` mints at a time: memory holds one chunk's rows, never all bundles."""
     for start in range(0, len(mints), CHUNK):
-        chunk = Chunk(mints[start : start + CHUNK])
+        chunk = Chunk(mints[start : start + CHUNK], at)
         for mint in chunk.mints:
             try:
                 yield mint, canonical_bytes(chunk.bundle(mint)), None
@@ -93,7 +96,11 @@ class Chunk:
        ones name (each proof computed once).
     """
 
-    def __init__(self, mints: Sequence[DepositConfirmation]):
+    def __init__(self, mints: Sequence[DepositConfirmation], at: At | None = None):
+        # At a position (``at``: ``explorer.at``) the bundles are the ones the explorer would have
+        # exported there: deposits, publications and Bitcoin headers at or below its height (the
+        # claimed tip and confirmations counted to it), keystones at or below its Hemi block.
+        self.at = at
         self.mints = list(mints)
         self.net = networks.current()
         self._read_lookups()
@@ -129,7 +136,7 @@ class Chunk:
     def _read_lookups(self) -> None:
         mints = [m for m in self.mints if m.canonical]
         self.integrity = tunnel_audit.integrity_waits(m.block for m in mints)
-        self.deposits = tunnel_audit.deposits_for(mints)
+        self.deposits = tunnel_audit.deposits_for(mints, self.at)
         self.views = tunnel_audit.hvm_views_at(m.block_id for m in mints)
         view_tips = {bytes(v.canonical_tip_internal) for v in self.views.values()}
         self.view_tip_heights = {
@@ -139,7 +146,7 @@ class Chunk:
             )
         }
         self.relays = _first_relays(mints, self.deposits)
-        self.anchors = anchoring.first_anchors(keystone_number_for(m.block.number) for m in mints)
+        self.anchors = anchoring.first_anchors((keystone_number_for(m.block.number) for m in mints), self.at)
         anchoring_numbers = {a.l2_block_number for a in self.anchors.values() if a is not None}
         self.l1_info_txs = {
             tx.block.number: tx
@@ -147,7 +154,7 @@ class Chunk:
                 block__number__in=anchoring_numbers, block__canonical=True, index=0
             ).select_related("block")
         }
-        self.tip = anchoring.bitcoin_tip_height()
+        self.tip = anchoring.bitcoin_tip_height(self.at)
 
     def _plan(self, mint: DepositConfirmation) -> _Plan:
         """1. The Bitcoin deposit and the hVM updates that relayed it / framed the mint.
@@ -161,7 +168,7 @@ class Chunk:
             raise EvidenceUnavailable(f"pending ({flagged})")
         deposit = self.deposits.get(bytes(mint.deposit_txid_internal))
         # Rare (a mint whose deposit is not indexed): asked one mint at a time.
-        if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint)) is not None:
+        if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint, self.at)) is not None:
             raise EvidenceUnavailable(f"pending ({waiting})")
         if deposit is None or not deposit.block.in_active_chain:
             raise EvidenceUnavailable("no deposit on the active Bitcoin chain backs this mint")
@@ -171,6 +178,12 @@ class Chunk:
         view = self.views.get(mint.block.number)
         if relay is None or view is None:
             raise EvidenceUnavailable("the deposit block was never relayed into the hVM before the mint")
+        view_tip_height = self.view_tip_heights.get(bytes(view.canonical_tip_internal))
+        if self.at is not None and view_tip_height is not None and view_tip_height > self.at.btc_height:
+            # Its headers would reach past the position; there the hVM tip was not indexed yet.
+            raise EvidenceUnavailable(
+                tunnel_audit.HVM_TIP_ABOVE_POSITION.format(tip=view_tip_height, height=self.at.btc_height)
+            )
         keystone_number = keystone_number_for(mint.block.number)
         anchor = self.anchors[keystone_number]
         if anchor is None:
@@ -180,7 +193,6 @@ class Chunk:
         relay_number = relay.update.transaction.block.number
         hemi_start = min(relay_number, anchoring_number - period if anchoring_number > period else anchoring_number)
         btc_end = min(self.tip, anchor.height + SUPERFINALITY_CONFIRMATIONS)
-        view_tip_height = self.view_tip_heights.get(bytes(view.canonical_tip_internal))
         if view_tip_height is not None:
             btc_end = max(btc_end, min(view_tip_height, self.tip))
         return _Plan(

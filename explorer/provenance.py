@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from explorer import anchoring, tunnel_audit
+from explorer.at import At, hemi_exists
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS, Finality
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link, overall
 from indexer.bitcoin.models import BitcoinBlock
@@ -40,12 +41,15 @@ class Provenance:
         return overall(self.links)
 
 
-def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None) -> Link:
-    """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint?"""
+def sequencer_link(
+    mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None, at: At | None = None
+) -> Link:
+    """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint? (The
+    relays it looks at lie at or below the mint block, so ``at`` only reaches the waits.)"""
     if (flagged := tunnel_audit.integrity_wait(mint.block)) is not None:
         return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({flagged})"),))
     if deposit is None or hvm is None:
-        waiting = tunnel_audit.deposit_wait_reason(mint) if deposit is None else None
+        waiting = tunnel_audit.deposit_wait_reason(mint, at) if deposit is None else None
         if waiting is not None:
             return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({waiting})"),))
         return Link("Sequencer ordering", (Check("deposit block relayed", FAILED, "no deposit to look for"),))
@@ -81,13 +85,15 @@ def sequencer_link(mint: DepositConfirmation, deposit, hvm: tuple[int | None, st
     return Link("Sequencer ordering", tuple(checks), evidence)
 
 
-def hemi_block_link(block: Block) -> Link:
+def hemi_block_link(block: Block, at: At | None = None) -> Link:
     """The Hemi block is canonical and hash-linked to the keystone that covers it (and was
-    verified when stored: a block flagged by lenient verification is pending, not verified)."""
+    verified when stored: a block flagged by lenient verification is pending, not verified).
+    At a position (``at``), blocks above its Hemi block are not there yet."""
     keystone_number = keystone_number_for(block.number)
+    last = keystone_number if at is None else min(keystone_number, at.hemi_block)
     chain = list(
         Block.objects.canonical()
-        .filter(number__gte=block.number, number__lte=keystone_number)
+        .filter(number__gte=block.number, number__lte=last)
         .order_by("number")
         .values_list("number", "hash", "parent_hash")
     )
@@ -148,14 +154,14 @@ def _hemi_block_link(block: Block, flagged: str | None, chain: list[tuple]) -> L
     return Link("Hemi block", tuple(checks), {"number": block.number, "hash": tunnel_audit.hex0x(block.hash)})
 
 
-def anchoring_link(block: Block) -> tuple[Link, Finality, list[str]]:
-    f = anchoring.block_finality(block.number)
+def anchoring_link(block: Block, at: At | None = None) -> tuple[Link, Finality, list[str]]:
+    f = anchoring.block_finality(block.number, at=at)
     # Only the keystones that decide this block's anchoring: its own up to the anchoring one.
     last = f.anchoring_keystone_number or f.keystone_number
     alerts = [
         f"Bitcoin tx {a.publication.transaction.txid_display} publishes a keystone {a.canonical_keystone.number} "
         f"that conflicts with our canonical chain"
-        for a in anchoring.alternate_chain_alerts(numbers=range(f.keystone_number, last + 1, KEYSTONE_PERIOD))
+        for a in anchoring.alternate_chain_alerts(numbers=range(f.keystone_number, last + 1, KEYSTONE_PERIOD), at=at)
     ]
     if f.superfinal:
         check = Check(
@@ -176,8 +182,12 @@ def anchoring_link(block: Block) -> tuple[Link, Finality, list[str]]:
     return Link("Bitcoin anchoring", (check,), evidence), f, alerts
 
 
-def timeline(block: Block, f: Finality) -> list[TimelineEvent]:
-    keystone = Keystone.objects.canonical().filter(number=f.keystone_number).select_related("block").first()
+def timeline(block: Block, f: Finality, at: At | None = None) -> list[TimelineEvent]:
+    keystone = (
+        Keystone.objects.canonical().filter(number=f.keystone_number).select_related("block").first()
+        if hemi_exists(f.keystone_number, at)
+        else None
+    )
     pub_block = (
         BitcoinBlock.objects.active().filter(height=f.publication_height).first()
         if f.publication_height is not None
@@ -206,24 +216,27 @@ def timeline(block: Block, f: Finality) -> list[TimelineEvent]:
     ]
 
 
-def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None) -> Provenance:
+def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, at: At | None = None) -> Provenance:
+    """A mint's provenance at the indexed tips, or at a position (``at``: ``explorer.at``; the
+    mint's own block must lie at or below it)."""
     block = mint.block
-    anchor, f, alerts = anchoring_link(block)
-    deposit = tunnel_audit.deposit_for(mint)
-    hvm = tunnel_audit.hvm_confirmations(deposit.block, block.number) if deposit else None
+    anchor, f, alerts = anchoring_link(block, at)
+    deposit = tunnel_audit.deposit_for(mint, at)
+    hvm = tunnel_audit.hvm_confirmations(deposit.block, block.number, at) if deposit else None
     links = [
-        tunnel_audit.audit_mint(mint, hemibtc=hemibtc, deposit=deposit, hvm=hvm),
-        sequencer_link(mint, deposit, hvm),
-        hemi_block_link(block),
+        tunnel_audit.audit_mint(mint, hemibtc=hemibtc, deposit=deposit, hvm=hvm, at=at),
+        sequencer_link(mint, deposit, hvm, at),
+        hemi_block_link(block, at),
         anchor,
     ]
-    return Provenance(f"mint {tunnel_audit.hex0x(mint.transaction.hash)}", links, f, timeline(block, f), alerts)
+    subject = f"mint {tunnel_audit.hex0x(mint.transaction.hash)}"
+    return Provenance(subject, links, f, timeline(block, f, at), alerts)
 
 
-def for_block(block: Block) -> Provenance:
-    anchor, f, alerts = anchoring_link(block)
-    links = [hemi_block_link(block), anchor]
-    return Provenance(f"Hemi block {block.number}", links, f, timeline(block, f), alerts)
+def for_block(block: Block, at: At | None = None) -> Provenance:
+    anchor, f, alerts = anchoring_link(block, at)
+    links = [hemi_block_link(block, at), anchor]
+    return Provenance(f"Hemi block {block.number}", links, f, timeline(block, f, at), alerts)
 
 
 def mints_in_transaction(tx_hash: bytes):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
+from explorer.at import At, btc_exists, btc_upto, hemi_upto
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
 from indexer.bitcoin.models import BitcoinBlock, TunnelDeposit
 from indexer.crosschain.pending import deposit_wait
@@ -19,28 +20,31 @@ MIN_DEPOSIT_CONFIRMATIONS = 4
 # hvm_confirmations' answer when our Bitcoin index has not reached the hVM's tip: not a
 # failure of the mint, a wait for the indexer.
 HVM_TIP_NOT_INDEXED = "the hVM tip is not an indexed Bitcoin block yet"
+# Its answer when judging at a position (``explorer.at``) below the hVM's tip: at that
+# position the tip was not indexed yet either - the same wait, named with both heights.
+HVM_TIP_ABOVE_POSITION = "the hVM tip (Bitcoin height {tip}) lies above the Bitcoin height judged at ({height})"
 
 
 def hex0x(raw: bytes | memoryview | None) -> str | None:
     return None if raw is None else "0x" + bytes(raw).hex()
 
 
-def deposit_for(mint: DepositConfirmation) -> TunnelDeposit | None:
-    """The Bitcoin deposit a mint claims, preferring one on the active chain."""
+def deposit_for(mint: DepositConfirmation, at: At | None = None) -> TunnelDeposit | None:
+    """The Bitcoin deposit a mint claims, preferring one on the active chain (at or below ``at``)."""
     return (
-        TunnelDeposit.objects.filter(transaction__txid_internal=mint.deposit_txid_internal)
+        btc_upto(TunnelDeposit.objects.filter(transaction__txid_internal=mint.deposit_txid_internal), at)
         .select_related("transaction", "block", "vault")
         .order_by("-block__in_active_chain", "block__height")
         .first()
     )
 
 
-def deposits_for(mints) -> dict[bytes, TunnelDeposit]:
+def deposits_for(mints, at: At | None = None) -> dict[bytes, TunnelDeposit]:
     """``deposit_for`` of many mints in one query: deposit txid (internal order) -> the deposit
     ``deposit_for`` picks (DISTINCT ON keeps each txid's first row in the same order)."""
     txids = {bytes(m.deposit_txid_internal) for m in mints}
     rows = (
-        TunnelDeposit.objects.filter(transaction__txid_internal__in=txids)
+        btc_upto(TunnelDeposit.objects.filter(transaction__txid_internal__in=txids), at)
         .select_related("transaction__block", "block", "vault")
         .order_by("transaction__txid_internal", "-block__in_active_chain", "block__height")
         .distinct("transaction__txid_internal")
@@ -76,13 +80,18 @@ def hvm_views_at(block_ids) -> dict[int, HvmUpdate]:
     return {number: by_id[v] for number, v in view_ids.items() if v is not None}
 
 
-def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tuple[int | None, str]:
+def hvm_confirmations(
+    deposit_block: BitcoinBlock, mint_block_number: int, at: At | None = None
+) -> tuple[int | None, str]:
     """Confirmations of the deposit's Bitcoin block in the hVM view of the mint's Hemi block.
 
     1. Find the hVM view (last canonical updateHvmState at or before the mint block).
     2. Its canonical tip must be a Bitcoin block we know; the deposit block must have been
        relayed in a canonical update at or before the mint block.
     3. confirmations = tip height - deposit height + 1 (the hVM precompile's definition).
+
+    At a position (``at``) whose Bitcoin height is below the hVM's tip, the tip is not indexed
+    there: a wait (``HVM_TIP_ABOVE_POSITION``), as at the tips while Bitcoin indexing lags.
     """
     view = hvm_view_at(mint_block_number)
     if view is None:
@@ -90,6 +99,8 @@ def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tu
     tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
     if tip is None:
         return None, HVM_TIP_NOT_INDEXED
+    if not btc_exists(tip.height, at):
+        return None, HVM_TIP_ABOVE_POSITION.format(tip=tip.height, height=at.btc_height)
     relayed = HvmHeader.objects.filter(
         btc_hash_internal=deposit_block.hash_internal,
         update__canonical=True,
@@ -100,12 +111,19 @@ def hvm_confirmations(deposit_block: BitcoinBlock, mint_block_number: int) -> tu
     return tip.height - deposit_block.height + 1, f"hVM tip {tip.height} at Hemi block {view.block.number}"
 
 
-def deposit_wait_reason(mint: DepositConfirmation) -> str | None:
+def deposit_wait_reason(mint: DepositConfirmation, at: At | None = None) -> str | None:
     """What a mint whose deposit is not found still waits for (a vault custody read, a
     Bitcoin rescan, Bitcoin indexing up to the mint's hVM view, Bitcoin heights below the
     indexed range), or None: then nothing unindexed or unfinished could reveal the deposit,
-    and "unbacked" is a finding, not a guess."""
+    and "unbacked" is a finding, not a guess. At a position (``at``) below the mint's hVM view,
+    Bitcoin was not indexed up to that view there: the same wait."""
     view = hvm_view_at(mint.block.number)
+    if at is not None and view is not None:
+        seen = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).values_list("height", flat=True)
+        height = seen.first()
+        if height is None or not btc_exists(height, at):
+            tip = bytes(view.canonical_tip_internal)[::-1].hex()
+            return f"Bitcoin indexing up to the mint's hVM view (block {tip}, above Bitcoin height {at.btc_height})"
     waiting = deposit_wait(bytes(mint.vault), None if view is None else bytes(view.canonical_tip_internal))
     return waiting if waiting is not None else below_indexed_range()
 
@@ -184,10 +202,16 @@ def _integrity_reason(number: int, failed: list[str]) -> str | None:
     return f"integrity: Hemi block {number} was stored unverified, its {', '.join(failed)} failed to recompute"
 
 
+def _tip_wait(how: str) -> bool:
+    prefix = HVM_TIP_ABOVE_POSITION.split("{", 1)[0]
+    return how == HVM_TIP_NOT_INDEXED or how.startswith(prefix)
+
+
 def confirmations_check(name: str, confirmations: int | None, how: str) -> Check:
-    """The hVM-confirmations rule; a tip we have not indexed yet is pending, not failed."""
+    """The hVM-confirmations rule; a tip we have not indexed yet (or not at the position judged
+    at) is pending, not failed."""
     if confirmations is None:
-        return Check(name, PENDING if how == HVM_TIP_NOT_INDEXED else FAILED, how)
+        return Check(name, PENDING if _tip_wait(how) else FAILED, how)
     ok = confirmations >= MIN_DEPOSIT_CONFIRMATIONS
     return Check(
         name,
@@ -211,19 +235,22 @@ def minted_amount(mint: DepositConfirmation, hemibtc: bytes | None) -> int | Non
 _UNSET = object()
 
 
-def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, deposit=_UNSET, hvm=None) -> Link:
-    """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link).
+def audit_mint(
+    mint: DepositConfirmation, *, hemibtc: bytes | None = None, deposit=_UNSET, hvm=None, at: At | None = None
+) -> Link:
+    """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link), at the tips or at
+    ``at`` (``explorer.at``).
 
     ``deposit`` and ``hvm`` (a ``hvm_confirmations`` result) may be passed in by a caller that
     already looked them up, so a provenance page does each lookup once.
     """
     checks: list[Check] = []
     if deposit is _UNSET:
-        deposit = deposit_for(mint)
+        deposit = deposit_for(mint, at)
     evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
     if (flagged := integrity_wait(mint.block)) is not None:
         return Link("Bitcoin lock", (Check("Hemi block integrity", PENDING, f"pending ({flagged})"),), evidence)
-    if deposit is None and (waiting := deposit_wait_reason(mint)) is not None:
+    if deposit is None and (waiting := deposit_wait_reason(mint, at)) is not None:
         checks.append(
             Check(
                 "deposit exists",
@@ -304,9 +331,11 @@ def audit_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, depos
             found=hex0x(mint.recipient),
         )
     )
-    confirmations, how = hvm or hvm_confirmations(deposit.block, mint.block.number)
+    confirmations, how = hvm or hvm_confirmations(deposit.block, mint.block.number, at)
     checks.append(confirmations_check("≥ 4 confirmations in the hVM view", confirmations, how))
-    duplicates = DepositConfirmation.objects.canonical().filter(deposit_txid_internal=mint.deposit_txid_internal)
+    duplicates = hemi_upto(
+        DepositConfirmation.objects.canonical().filter(deposit_txid_internal=mint.deposit_txid_internal), at
+    )
     once = duplicates.count() <= 1
     checks.append(
         Check(

@@ -9,6 +9,7 @@ needs to know which of those happened, and that nothing happened twice.
 
 from __future__ import annotations
 
+from explorer.at import At, btc_upto, hemi_upto
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
 from hemiscope import networks
 from indexer.bitcoin.address import AddressError, script_from_address
@@ -29,23 +30,25 @@ def split_uuid(uuid: int) -> tuple[int, int]:
     return uuid >> 32, uuid & 0xFFFFFFFF
 
 
-def payouts_for(w: WithdrawalInitiation):
+def payouts_for(w: WithdrawalInitiation, at: At | None = None):
     _, index = split_uuid(int(w.uuid))
     return (
-        WithdrawalPayout.objects.filter(vault__vault_address=w.vault, withdrawal_index=index)
+        btc_upto(WithdrawalPayout.objects.filter(vault__vault_address=w.vault, withdrawal_index=index), at)
         .select_related("transaction", "block")
         .order_by("-block__in_active_chain", "block__height")
     )
 
 
-def finalization_of(w: WithdrawalInitiation) -> Transaction | None:
+def finalization_of(w: WithdrawalInitiation, at: At | None = None) -> Transaction | None:
     """A successful canonical finalizeWithdrawal call to the vault for this withdrawal index.
 
     Only direct calls are seen (the call data is what we index); a finalization made through
     another contract would show as "not finalized yet" - pending, never a false "verified".
     """
     _, index = split_uuid(int(w.uuid))
-    calls = Transaction.objects.filter(canonical=True, status=1, to=w.vault, block__number__gte=w.block.number)
+    calls = hemi_upto(
+        Transaction.objects.filter(canonical=True, status=1, to=w.vault, block__number__gte=w.block.number), at
+    )
     for tx in calls.order_by("block__number", "index").only("input", "hash", "block"):
         data = bytes(tx.input)
         if data[:4] in FINALIZE_SELECTORS and len(data) >= 68 and int.from_bytes(data[36:68], "big") == index:
@@ -53,7 +56,9 @@ def finalization_of(w: WithdrawalInitiation) -> Transaction | None:
     return None
 
 
-def audit_withdrawal(w: WithdrawalInitiation) -> Link:
+def audit_withdrawal(w: WithdrawalInitiation, at: At | None = None) -> Link:
+    """Judge one withdrawal at the tips, or at a position (``at``: ``explorer.at``): payouts
+    above its Bitcoin height, challenges and finalizations above its Hemi block do not count."""
     checks: list[Check] = []
     vault_index, index = split_uuid(int(w.uuid))
     evidence = {
@@ -62,8 +67,9 @@ def audit_withdrawal(w: WithdrawalInitiation) -> Link:
         "withdrawal_index": index,
         "btc_address": w.btc_address,
     }
-    challenged = WithdrawalChallenge.objects.filter(canonical=True, uuid=w.uuid, vault=w.vault).exists()
-    payout = next((p for p in payouts_for(w) if p.block.in_active_chain), None)
+    challenges = WithdrawalChallenge.objects.filter(canonical=True, uuid=w.uuid, vault=w.vault)
+    challenged = hemi_upto(challenges, at).exists()
+    payout = next((p for p in payouts_for(w, at) if p.block.in_active_chain), None)
 
     if payout is None:
         if challenged:
@@ -100,7 +106,7 @@ def audit_withdrawal(w: WithdrawalInitiation) -> Link:
     checks.append(script_check)
     if challenged:
         checks.append(Check("paid once", FAILED, "paid on Bitcoin AND challenged on Hemi: the reserve paid twice"))
-    finalized = finalization_of(w)
+    finalized = finalization_of(w, at)
     if finalized is None:
         checks.append(Check("finalized on Hemi", PENDING, "waiting for finalizeWithdrawal on the vault"))
     else:

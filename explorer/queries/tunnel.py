@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 
 from explorer import anchoring, provenance, tunnel_audit, withdrawal_audit
+from explorer.at import At, hemi_upto
 from explorer.provenance import Provenance
 from explorer.queries.cursor import Page, PageRequest
 from explorer.verdicts import VERIFIED, Link
@@ -94,11 +95,11 @@ def deposits(req: PageRequest) -> Page[TunnelDeposit]:
 # for explorer.verdict_store, which stores them. Lists read the stored ones (queries.verdicts).
 
 
-def mint_verdicts(mints) -> list[Provenance]:
-    """The provenance verdict of each mint, in order."""
+def mint_verdicts(mints, at: At | None = None) -> list[Provenance]:
+    """The provenance verdict of each mint, in order (at the tips, or at ``at``)."""
     hemibtc = networks.current().hemibtc_address
     token = bytes.fromhex(hemibtc[2:]) if hemibtc else None
-    return [provenance.for_mint(m, hemibtc=token) for m in mints]
+    return [provenance.for_mint(m, hemibtc=token, at=at) for m in mints]
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ class WithdrawalVerdict:
         return self.link.verdict
 
 
-def withdrawal_verdicts(withdrawals) -> list[WithdrawalVerdict]:
+def withdrawal_verdicts(withdrawals, at: At | None = None) -> list[WithdrawalVerdict]:
     out = []
     for w in withdrawals:
-        link = withdrawal_audit.audit_withdrawal(w)
+        link = withdrawal_audit.audit_withdrawal(w, at)
         out.append(WithdrawalVerdict(link, withdrawal_audit.withdrawal_status(link)))
     return out
 
@@ -129,13 +130,15 @@ class DepositVerdict:
     mint: DepositConfirmation | None
 
 
-def deposit_verdicts(rows) -> list[DepositVerdict]:
-    """2 queries for the whole page: the Bitcoin tip and the canonical mints of its txids."""
+def deposit_verdicts(rows, at: At | None = None) -> list[DepositVerdict]:
+    """2 queries for the whole page: the Bitcoin tip and the canonical mints of its txids (at
+    the tips, or at ``at``: its Bitcoin height is the tip, mints above its Hemi block do not
+    count; the rows must lie at or below its height)."""
     rows = list(rows)
-    tip = anchoring.bitcoin_tip_height()
+    tip = anchoring.bitcoin_tip_height(at)
     minted = {}
     for m in (
-        DepositConfirmation.objects.canonical()
+        hemi_upto(DepositConfirmation.objects.canonical(), at)
         .filter(deposit_txid_internal__in=[bytes(d.transaction.txid_internal) for d in rows])
         .select_related("transaction")
         .defer("transaction__raw", "transaction__receipt_raw", "transaction__input")

@@ -11,6 +11,8 @@
 * :func:`current_verified_mints` - which of given mints have a stored verdict that is verified,
   settled and current (no refresh pending that could reach it): what audit reports read
   instead of judging those mints live;
+* :func:`verified_at` - which of those are also verified at an earlier position (what a pinned
+  report reads);
 
 A row indexed a moment ago may have no stored verdict yet: it reads as *pending* with the reason
 :data:`NOT_JUDGED`, never as verified, and ``verdict=`` filters leave it out until judged.
@@ -276,4 +278,56 @@ def current_verified_mints(mints) -> dict[int, int]:
         if hemi_from is not None and dep_hemi >= hemi_from:
             continue
         out[pk] = heights[txid]
+    return out
+
+
+def verified_at(stored: dict[int, int], at) -> dict[int, int]:
+    """Of ``current_verified_mints``' answer, the mints whose stored verdict is also what a live
+    judgement at the earlier position ``at`` (``explorer.at.At``) gives; 2 queries for any
+    number of mints. A pinned report reads those and judges the rest live at its position.
+
+    A stored verified, settled verdict is current at the tips; at a lower position it still
+    holds when everything it was judged on lies at or below the position, with the same
+    answers there:
+
+    * ``depends_hemi_number`` (mint, covering and anchoring keystones) at or below the Hemi
+      block: the keystones exist there, and no second credit does (none exists at the tips);
+    * ``depends_bitcoin_height`` (deposit, first publication) at least SUPERFINALITY_CONFIRMATIONS
+      below the height: found there, superfinal there; no lower publication can appear at a
+      lower position (its candidates are a subset of the tips');
+    * the mint's hVM view's Bitcoin tip at or below the height: its confirmations are seen there.
+    """
+    from django.db.models import Subquery
+
+    from explorer.finality import SUPERFINALITY_CONFIRMATIONS
+    from indexer.bitcoin.models import BitcoinBlock
+    from indexer.hemi.models import HvmUpdate
+
+    if not stored:
+        return {}
+    depends = dict(
+        (pk, (btc, hemi))
+        for pk, btc, hemi in MintVerdict.objects.filter(pk__in=list(stored)).values_list(
+            "pk", "depends_bitcoin_height", "depends_hemi_number"
+        )
+    )
+    view_tip = (
+        HvmUpdate.objects.filter(canonical=True, block__number__lte=OuterRef(OuterRef("block__number")))
+        .order_by("-block__number", "-transaction__index")
+        .values("canonical_tip_internal")[:1]
+    )
+    tip_height = BitcoinBlock.objects.filter(hash_internal=Subquery(view_tip)).values("height")[:1]
+    views = dict(
+        DepositConfirmation.objects.filter(pk__in=list(stored))
+        .annotate(view_tip_height=Subquery(tip_height))
+        .values_list("pk", "view_tip_height")
+    )
+    out = {}
+    for pk, deposit_height in stored.items():
+        btc, hemi = depends.get(pk, (None, None))
+        view = views.get(pk)
+        if btc is None or hemi is None or view is None:
+            continue
+        if hemi <= at.hemi_block and btc + SUPERFINALITY_CONFIRMATIONS <= at.btc_height and view <= at.btc_height:
+            out[pk] = deposit_height
     return out

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from explorer import evidence
+from explorer.at import At
 from explorer.reports import archive, collect, hooks, items
-from explorer.reports.positions import Positions, resolve
+from explorer.reports.positions import Positions, judged_at, resolve
 from explorer.reports.request import ReportRequestError, Request
 from explorer.verdicts import VERIFIED
 from explorer.verify_report import REPORT_FORMAT, canonical_line
@@ -53,6 +54,7 @@ class Summary:
     open_items: list = field(default_factory=list)  # failed and pending items, in full (PDF)
     first_verified: list = field(default_factory=list)
     digests: dict = field(default_factory=dict)  # "json"/"csv" -> SHA-256 hex (PDF)
+    at: At | None = None  # where items and bundles are judged: a pinned report's positions
 
     def verdict_counts(self) -> dict:
         out: Counter = Counter()
@@ -94,6 +96,7 @@ def _cell(value) -> str:
 class ArchiveSink:
     def __init__(self, out: BinaryIO, summary: Summary, tmpdir: str | None):
         self.out = out
+        self.at = summary.at
         self.manifest = tempfile.TemporaryFile(dir=tmpdir)
         self.bundles = tempfile.TemporaryFile(dir=tmpdir)
         head = {
@@ -113,7 +116,7 @@ class ArchiveSink:
     def add_batch(self, batch: list[items.Judged]) -> None:
         # The batch's mint bundles are built together (explorer.evidence.export_many reads the
         # rows a batch shares once) and written as they come, in batch order.
-        bundles = evidence.export_many([j.row for j in batch if j.kind == collect.MINT])
+        bundles = evidence.export_many([j.row for j in batch if j.kind == collect.MINT], self.at)
         for j in batch:
             digest = unavailable = None
             if j.kind == collect.MINT:
@@ -179,7 +182,7 @@ def run(req: Request, sinks: list, summary: Summary, progress: Progress | None, 
     total = collect.count(req, summary.positions) if progress else 0
     done = 0
     for kind, rows in collect.iter_batches(req, summary.positions):
-        batch = items.judge(kind, rows)
+        batch = items.judge(kind, rows, summary.at)
         for sink in sinks:
             sink.add_batch(batch)
         for j in batch:
@@ -205,7 +208,7 @@ def write_report(
     """Write the report to ``out`` and return what it found. ReportRequestError for a scope that
     cannot be reported (nothing indexed, a pin above the tip, a mint without evidence yet)."""
     pos = resolve(req)
-    summary = Summary(req, pos, network_record(), hooks.reserves_section(pos))
+    summary = Summary(req, pos, network_record(), hooks.reserves_section(pos), at=judged_at(req, pos))
     if fmt == "csv":
         run(req, [CsvSink(out, pos)], summary, progress, keep_items=False)
     elif fmt == "json":
@@ -243,6 +246,6 @@ def _mint_bundle(req: Request, summary: Summary) -> bytes | None:
     if mint is None:
         raise ReportRequestError(f"no canonical hemiBTC mint in transaction {req.id} at or below the pinned block")
     try:
-        return evidence.export_bytes(mint)
+        return evidence.export_bytes(mint, at=summary.at)
     except evidence.EvidenceUnavailable:
         return None

@@ -1,8 +1,17 @@
 """Each report item's verdict, read through ONE function: ``judge``.
 
-A report's verdicts are those the explorer gives now, at the indexed tips: the report's
-positions select which items are in it. Judging a mint live costs about 15 indexed queries
-(``explorer/queries/tunnel.py``, 60-115 ms), so ``judge`` reads the STORED verdict of every
+A pinned report's verdicts are judged at its positions (``at``, see ``reports/positions.py``):
+through the same audit functions as pages, with Bitcoin blocks above the height and Hemi blocks
+above the block left out. A stored verdict is current at the tips, not at an earlier position,
+so there it is read only where it provably cannot differ (``queries.verdicts.verified_at``:
+verified and settled at the tips, everything it was judged on at or below the pins, its
+publication 10 deep at the height, its hVM view's tip at or below it; 2 more queries per
+batch); every other mint is judged live at the pins (about 15 indexed queries, 60-115 ms each:
+a report pinned where many mints are young or pending costs that per mint).
+
+An unpinned report's verdicts are those the explorer gives now, at the indexed tips: the
+report's positions select which items are in it. Judging a mint live costs about 15 indexed
+queries (``explorer/queries/tunnel.py``, 60-115 ms), so ``judge`` reads the STORED verdict of every
 mint whose stored verdict is verified, settled and current (``queries.verdicts.
 current_verified_mints``: 4 queries per batch) - by definition what a live judgement gives, and
 written here to the same fields, stage and reason - and judges live only the rest: pending and
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from explorer.at import At
 from explorer.queries import tunnel as tunnel_queries
 from explorer.queries import verdicts as verdict_queries
 from explorer.reports.collect import DEPOSIT, MINT, WITHDRAWAL
@@ -51,22 +61,28 @@ def _first_open(links) -> tuple[str, str]:
     return ALL_VERIFIED, ""
 
 
-def judge(kind: str, rows: list) -> list[Judged]:
-    """THE verdict source of reports (see the module docstring): rows of one kind, in order."""
+def judge(kind: str, rows: list, at: At | None = None) -> list[Judged]:
+    """THE verdict source of reports (see the module docstring): rows of one kind, in order,
+    judged at the tips (``at`` None) or at a pinned report's positions."""
     if kind == MINT:
-        return _mints(rows)
+        return _mints(rows, at)
     if kind == DEPOSIT:
-        return [_deposit(d, v) for d, v in zip(rows, tunnel_queries.deposit_verdicts(rows), strict=True)]
+        return [_deposit(d, v) for d, v in zip(rows, tunnel_queries.deposit_verdicts(rows, at), strict=True)]
     if kind == WITHDRAWAL:
-        return [_withdrawal(w, v) for w, v in zip(rows, tunnel_queries.withdrawal_verdicts(rows), strict=True)]
+        verdicts = tunnel_queries.withdrawal_verdicts(rows, at)
+        return [_withdrawal(w, v) for w, v in zip(rows, verdicts, strict=True)]
     raise ValueError(f"unknown item kind {kind!r}")
 
 
-def _mints(rows: list) -> list[Judged]:
-    """Stored where current (see the module docstring), live for the rest; in ``rows`` order."""
+def _mints(rows: list, at: At | None) -> list[Judged]:
+    """Stored where current (see the module docstring), live for the rest; in ``rows`` order.
+    At a pinned position, stored only where it cannot differ there (``verified_at``)."""
     stored = verdict_queries.current_verified_mints(rows)
+    if at is not None:
+        stored = verdict_queries.verified_at(stored, at)
     live_rows = [m for m in rows if m.pk not in stored]
-    live = dict(zip((m.pk for m in live_rows), tunnel_queries.mint_verdicts(live_rows), strict=True))
+    judged = tunnel_queries.mint_verdicts(live_rows) if at is None else tunnel_queries.mint_verdicts(live_rows, at)
+    live = dict(zip((m.pk for m in live_rows), judged, strict=True))
     return [_stored_mint(m, stored[m.pk]) if m.pk in stored else _mint(m, live[m.pk]) for m in rows]
 
 

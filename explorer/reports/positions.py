@@ -3,12 +3,19 @@
 A report names both positions with their block hashes, so a reader knows which chains it
 describes and a later run pinned at the same positions can be compared byte for byte. Items
 above the positions are left out (Hemi items by block number, Bitcoin deposits by height).
+
+A pinned report (either pin given) is also *judged* at its positions (``judged_at``: an
+``explorer.at.At`` the audit functions take): every verdict, stage, reason and evidence bundle
+is what the explorer gave when the chains ended there, so more blocks indexed later change
+nothing. An unpinned report is judged at the indexed tips, as pages are (and reads stored
+verdicts where current); the positions it records are the tips it started at.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from explorer.at import At
 from explorer.reports.request import ReportRequestError, Request
 from indexer.bitcoin.models import BitcoinBlock
 from indexer.hemi.models import Block
@@ -28,6 +35,14 @@ class Positions:
             "hemi_block": self.hemi_block,
             "hemi_block_hash": self.hemi_hash,
         }
+
+
+def judged_at(req: Request, pos: Positions) -> At | None:
+    """Where the report's items are judged: at both positions when either is pinned (the other
+    resolved to its tip is recorded and judged alike), at the moving tips (None) otherwise."""
+    if req.at_btc_height is None and req.at_hemi_block is None:
+        return None
+    return At(btc_height=pos.btc_height, hemi_block=pos.hemi_block)
 
 
 def resolve(req: Request) -> Positions:

@@ -37,18 +37,18 @@ def judged_live(monkeypatch) -> list:
     seen: list = []
     real = tunnel_queries.mint_verdicts
 
-    def spy(mints):
+    def spy(mints, at=None):
         seen.extend(m.pk for m in mints)
-        return real(mints)
+        return real(mints) if at is None else real(mints, at)
 
     monkeypatch.setattr(tunnel_queries, "mint_verdicts", spy)
     return seen
 
 
-def report(fmt: str, tunnel, scope: str = "token") -> bytes:
+def report(fmt: str, tunnel, scope: str = "token", **pins) -> bytes:
     out = io.BytesIO()
     selectors = {"id": "0x" + tunnel.HEMIBTC.hex()} if scope == "token" else {}
-    write_report(make_request(scope, **selectors), fmt, out)
+    write_report(make_request(scope, **selectors, **pins), fmt, out)
     return out.getvalue()
 
 
@@ -166,3 +166,71 @@ def test_a_csv_of_stored_settled_verdicts_costs_a_few_queries_per_batch(
     assert per_batch == 7, (at_8, at_16)
     # Against live judging: ~15 queries per mint.
     assert at_16 < 16 * 5
+
+
+def test_a_pinned_report_reads_a_stored_verdict_only_where_it_cannot_differ_at_the_pins(
+    chains, tunnel, story, judged_live
+):
+    """The story's mint: deposit at Bitcoin 101, hVM view tip 104, publication 105 (its verdict
+    depends on 105 and on Hemi 25). Read from the store where the publication is 10 deep at the
+    pinned height and Hemi 25 is at or below the pinned block; judged live (the same bytes as
+    with no store at all) everywhere else."""
+    _, _, mint = story()
+    pins = [(115, 30), (115, 25), (114, 30), (110, 30), (115, 24), (103, 30)]
+
+    def reports() -> dict:
+        return {(h, n, fmt): report(fmt, tunnel, at_btc_height=h, at_hemi_block=n) for h, n in pins
+                for fmt in ("csv", "json")}  # fmt: skip
+
+    live = reports()
+    assert set(judged_live) == {mint.pk}
+    backfill()
+    assert MintVerdict.objects.filter(pk=mint.pk, verdict=VERIFIED, settled=True).exists()
+    for h, n in pins:
+        judged_live.clear()
+        for fmt in ("csv", "json"):
+            assert report(fmt, tunnel, at_btc_height=h, at_hemi_block=n) == live[h, n, fmt], (h, n, fmt)
+        assert judged_live == ([] if (h, n) in ((115, 30), (115, 25)) else [mint.pk, mint.pk]), (h, n)
+    assert b",verified,superfinal," in live[115, 25, "csv"] and b",pending," in live[114, 30, "csv"]
+
+
+def test_a_pinned_csv_of_verdicts_settled_at_the_pins_costs_a_few_queries_per_batch(
+    chains, tunnel, story, judged_live, monkeypatch
+):
+    def pinned_csv_queries(batch: int) -> int:
+        monkeypatch.setattr(collect, "iter_batches", functools.partial(_real_iter_batches, size=batch))
+        with CaptureQueriesContext(connection) as ctx:
+            report("csv", tunnel, at_btc_height=115, at_hemi_block=29)
+        return len(ctx.captured_queries)
+
+    hemi, btc, _ = story()
+    backed_mints(tunnel, hemi, btc, 7)  # 8 mints
+    backfill()
+    at_8 = pinned_csv_queries(batch=4)
+    backed_mints(tunnel, hemi, btc, 8, label="later")
+    backfill()
+    at_16 = pinned_csv_queries(batch=4)
+    assert judged_live == []
+    # The unpinned report's 7 per batch, and the verdicts' depends and the mints' hVM views.
+    assert (at_16 - at_8) / 2 == 9, (at_8, at_16)
+
+
+def test_a_stored_verdict_whose_hvm_view_lies_above_the_pinned_height_is_judged_live(chains, tunnel, judged_live):
+    """Deposit at 101, publication at 105 (10 deep from 115), but the mint's hVM view saw
+    Bitcoin up to 117: pinned at 115 or 116 that view's tip is not there, so the stored
+    "verified" is not what the pins give - judged live, pending."""
+    hemi = chains.hemi_chain(30)
+    btc = chains.btc_chain(120, start=100)
+    deposit = tunnel.deposit(btc[101])
+    tunnel.relay(hemi[10], [btc[h] for h in range(100, 118)], tip=btc[117])
+    mint = tunnel.mint(hemi[12], deposit.transaction.txid_internal)
+    chains.publish(btc[105], chains.keystone_of(hemi[25]).abbreviate())
+    pins = [(115, 30), (116, 30), (117, 30), (120, 30)]
+    live = {pin: report("csv", tunnel, at_btc_height=pin[0], at_hemi_block=pin[1]) for pin in pins}
+    backfill()
+    assert MintVerdict.objects.filter(pk=mint.pk, verdict=VERIFIED, settled=True).exists()
+    for pin in pins:
+        judged_live.clear()
+        assert report("csv", tunnel, at_btc_height=pin[0], at_hemi_block=pin[1]) == live[pin], pin
+        assert judged_live == ([mint.pk] if pin[0] < 117 else []), pin
+    assert b",pending,Bitcoin lock," in live[116, 30] and b",verified,superfinal," in live[117, 30]

@@ -117,3 +117,67 @@ def test_the_token_page_button_builds_a_report_in_a_real_browser(browser, live_s
     finally:
         w.context.close()
     assert os.path.exists(SHOTS / "phone-token-report.png")
+
+
+def test_a_pinned_report_keeps_its_bytes_as_both_chains_grow_and_judges_at_its_pins(devnet, story):
+    """Pinned where the treasury lock's publication is 3 blocks deep, the mint is pending (and
+    verified unpinned); that report and one pinned at the tips are the same bytes after more
+    Bitcoin and Hemi blocks are mined and indexed (CSV and JSON, token and tunnel scopes)."""
+    from explorer.reports.build import write_report
+    from explorer.reports.request import ReportRequestError, make_request
+    from explorer.verify_report import verify_report
+    from indexer.bitcoin.models import BitcoinBlock
+    from indexer.hemi.models import Block
+    from tests.provenance_e2e.test_provenance_devnet import index_both_chains
+
+    def tips() -> tuple[int, int]:
+        btc = BitcoinBlock.objects.active().order_by("-height").values_list("height", flat=True).first()
+        return btc, Block.objects.canonical().order_by("-number").values_list("number", flat=True).first()
+
+    def build(fmt: str, scope: str = "token", **pins) -> bytes:
+        out = io.BytesIO()
+        selectors = {"id": story["hemibtc"]} if scope == "token" else {}
+        write_report(make_request(scope, **selectors, **pins), fmt, out)
+        return out.getvalue()
+
+    def our_mint(data: bytes) -> dict:
+        return next(r for r in csv.DictReader(io.StringIO(data.decode())) if r["hemi_tx_hash"] == story["mint_tx"])
+
+    pop_height = BitcoinBlock.objects.get(hash_internal=bytes.fromhex(story["pop_block"])[::-1]).height
+    btc_tip, hemi_tip = tips()
+    assert btc_tip >= pop_height + 10  # superfinal at the tips
+    pins = {
+        "pending": {"at_btc_height": pop_height + 3, "at_hemi_block": hemi_tip},
+        "tips": {"at_btc_height": btc_tip, "at_hemi_block": hemi_tip},
+    }
+    kinds = [(fmt, scope) for fmt in ("csv", "json") for scope in ("token", "tunnel")]
+    before = {(name, fmt, scope): build(fmt, scope, **pin) for name, pin in pins.items() for fmt, scope in kinds}
+
+    pending = our_mint(before["pending", "csv", "token"])
+    assert (pending["verdict"], pending["stage"]) == ("pending", "Bitcoin anchoring"), pending
+    assert pending["reason"] == "waiting for 7 more Bitcoin block(s) on top of the publication"
+    assert (our_mint(build("csv"))["verdict"], our_mint(build("csv"))["stage"]) == ("verified", "superfinal")
+    assert our_mint(before["tips", "csv", "token"])["verdict"] == "verified"
+    for name in pins:
+        assert verify_report(io.BytesIO(before[name, "json", "token"])).ok, name
+
+    # More blocks on both chains, indexed by the worker.
+    net = devnet.net
+    btc_nodes, hemi_nodes = net.btc.getblockcount(), net.w3.eth.block_number
+    net.wait_for(
+        lambda: net.btc.getblockcount() >= btc_nodes + 3 and net.w3.eth.block_number >= hemi_nodes + 3,
+        what="three more blocks on each chain",
+        hemi_blocks=5,
+        btc_blocks=5,
+    )
+    index_both_chains(devnet)
+    new_btc, new_hemi = tips()
+    assert new_btc >= btc_tip + 3 and new_hemi >= hemi_tip + 3
+
+    after = {(name, fmt, scope): build(fmt, scope, **pin) for name, pin in pins.items() for fmt, scope in kinds}
+    for key, data in before.items():
+        assert after[key] == data, key
+    with pytest.raises(ReportRequestError, match="above the indexed Bitcoin tip"):
+        build("csv", at_btc_height=new_btc + 1, at_hemi_block=new_hemi)
+    with pytest.raises(ReportRequestError, match="above the indexed Hemi tip"):
+        build("csv", at_btc_height=new_btc, at_hemi_block=new_hemi + 1)

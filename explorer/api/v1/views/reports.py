@@ -67,8 +67,14 @@ class ReportRequestSerializer(serializers.Serializer):
     )
     since = serializers.CharField(required=False, help_text="time: ISO-8601 start (UTC unless stated).")
     until = serializers.CharField(required=False, help_text="time: ISO-8601 end.")
-    at_btc_height = serializers.IntegerField(required=False, min_value=0, help_text="Judge at this Bitcoin height.")
-    at_hemi_block = serializers.IntegerField(required=False, min_value=0, help_text="Judge at this Hemi block.")
+    at_btc_height = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Judge at this Bitcoin height (blocks above it ignored; at most the tip).",
+    )
+    at_hemi_block = serializers.IntegerField(
+        required=False, min_value=0, help_text="Judge at this Hemi block (blocks above it ignored; at most the tip)."
+    )
 
     def get_fields(self):
         # "from" is a Python keyword, so these two cannot be class attributes.
@@ -140,8 +146,11 @@ class ReportCreateView(APIView):
         summary="Ask for an audit report (JSON, CSV or PDF) of a scope; built by the worker",
         description="Answers 202 with the job and `Location: /api/v1/reports/<id>`. An identical request "
         "(same scope, selectors, pins and format) reuses the live job. `scope` mint/token/address take `id`; "
-        "`blocks` takes `from` and `to`; `time` takes `since` and `until`; `tunnel` takes nothing. Without "
-        "`at_btc_height`/`at_hemi_block` the report is judged at the indexed tips and records them.",
+        "`blocks` takes `from` and `to`; `time` takes `since` and `until`; `tunnel` takes nothing. With "
+        "`at_btc_height`/`at_hemi_block` (either or both; at most the indexed tips) the report is judged at "
+        "those positions: items, verdicts, confirmations and evidence bundles as the explorer gave them when "
+        "the chains ended there, so later blocks do not change its bytes (every mint judged live: slower). "
+        "Without them it is judged at the indexed tips and records them.",
         request=ReportRequestSerializer,
         responses={202: ReportJobSerializer, 400: _BAD, 429: _THROTTLED},
         examples=[
