@@ -32,6 +32,9 @@ setup: $(STAMP)
 	  apt-get install -y -q libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
 	@command -v pdftoppm >/dev/null || { echo "poppler-utils missing: installing it with apt-get"; \
 	  apt-get update -q && apt-get install -y -q poppler-utils; }
+	@# The PgBouncer test (tests/scale/test_pgbouncer.py) runs Debian's PgBouncer 1.18.
+	@test -x /usr/sbin/pgbouncer || { echo "pgbouncer missing: installing it with apt-get"; \
+	  apt-get update -q && apt-get install -y -q pgbouncer; }
 	$(PY) -m devnet.build
 	@# Third-party API clients the compatibility tests drive (mempool.js); node_modules is ignored.
 	@test tests/clients/node_modules/.stamp -nt tests/clients/package-lock.json || { \

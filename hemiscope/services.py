@@ -113,6 +113,65 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
         stop_process(proc)
 
 
+PGBOUNCER = "/usr/sbin/pgbouncer"  # Debian's package (`make setup` installs it)
+
+
+@contextlib.contextmanager
+def embedded_pgbouncer(
+    database_url: str, work_dir: Path, *, pool_size: int = 2, extra_databases: dict[str, str] | None = None
+) -> Iterator[str]:
+    """PgBouncer in transaction mode in front of ``database_url``; yield the URL through it.
+
+    A private configuration under ``work_dir`` and a free loopback port; clients are trusted
+    (the embedded server trusts its local socket too) and ``postgres`` may use the admin console
+    (database ``pgbouncer``). At most ``pool_size`` server connections per database, so several
+    clients share them as they would in production. ``extra_databases`` maps more names to
+    libpq-style connection strings (``"dbname=x pool_size=1"``; host and port are filled in).
+    PgBouncer refuses to run as root, so as root it switches to the owner of the database's
+    socket directory (the user pgserver runs PostgreSQL as) - which can also reach the socket.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(database_url)
+    host = unquote(url.netloc.rsplit("@", 1)[-1].split(":")[0])  # a socket directory keeps its case
+    port = url.port or 5432
+    user = unquote(url.username or "postgres")
+    name = url.path.lstrip("/")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    listen = free_port()
+    databases = {name: f"dbname={name}", **(extra_databases or {})}
+    lines = [f"{db} = host={host} port={port} user={user} {spec}" for db, spec in databases.items()]
+    (work_dir / "userlist.txt").write_text(f'"{user}" ""\n')
+    (work_dir / "pgbouncer.ini").write_text(
+        "[databases]\n" + "\n".join(lines) + "\n\n[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {listen}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {work_dir / 'userlist.txt'}\nadmin_users = {user}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmin_pool_size = 0\nreserve_pool_size = 0\n"
+        "max_client_conn = 200\nserver_reset_query =\nignore_startup_parameters = extra_float_digits,options\n"
+        "log_connections = 0\nlog_disconnections = 0\n"
+    )
+    command = [PGBOUNCER, str(work_dir / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        import pwd
+
+        command[1:1] = ["-u", pwd.getpwuid(Path(host).stat().st_uid).pw_name]
+    log_path = work_dir / "pgbouncer.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", listen), timeout=0.2):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise ServiceError(f"pgbouncer did not start on port {listen}:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield f"postgresql://{url.username or 'postgres'}@127.0.0.1:{listen}/{name}"
+    finally:
+        stop_process(proc)
+
+
 @contextlib.contextmanager
 def services_env() -> Iterator[dict[str, str]]:
     """Yield an environment with DATABASE_URL and REDIS_URL pointing at running servers."""

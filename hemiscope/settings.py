@@ -121,6 +121,15 @@ if _replica_url:
     DATABASE_ROUTERS = ["hemiscope.dbrouter.ReplicaRouter"]
     # Outermost but one: everything a GET/HEAD request reads, middleware included, is routed.
     MIDDLEWARE.insert(1, "hemiscope.dbrouter.ReplicaReadsMiddleware")
+# This process's DATABASE_URL (and DATABASE_REPLICA_URL) go through a transaction-mode pooler
+# (PgBouncer): no server-side cursors (a cursor would outlive the transaction its server
+# connection was lent for) and no prepared statements (Django's default, pinned here). The
+# indexer writers refuse a pooled connection whatever this says (indexer/core/locks.py).
+DATABASE_TRANSACTION_POOLING = env.env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING:
+    for _alias in DATABASES.values():
+        _alias["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _alias["OPTIONS"]["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))

@@ -11,11 +11,21 @@
   lock with it (unlike a cache key).
 
 Keys are 64-bit numbers derived from names, so every lock in the project is named in code.
+
+Session locks (and the prepared statements of ``indexer/hemi/bulk.py``) need a connection that
+is one PostgreSQL session from start to end. Behind a transaction-mode pooler (PgBouncer) it is
+not: a lock taken in one statement stays on a server connection the pooler then hands to other
+clients (who "hold" it too: ``pg_try_advisory_lock`` is re-entrant per session), and the unlock
+may run on another server connection and do nothing; prepared statement names collide or go
+missing. :func:`require_direct_connection` refuses such a connection: a pooler answers the
+client's start-up with its own backend key, so the process id the client was given differs from
+the server's ``pg_backend_pid()`` - on a direct connection they are always the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +46,41 @@ def lock_key(name: str) -> int:
 
 class LockOutsideTransaction(RuntimeError):
     """A transaction-level lock taken outside ``transaction.atomic()`` would be released at once."""
+
+
+class PooledConnection(RuntimeError):
+    """A writer's database connection goes through a connection pooler (see the module docstring).
+
+    Not transient: retrying cannot help; the process must be given the server's own address."""
+
+
+_DIRECT: weakref.WeakSet = weakref.WeakSet()  # psycopg connections found to be direct
+
+
+def _refuse(client_pid: int, server_pid: int, purpose: str) -> None:
+    if client_pid != server_pid:
+        raise PooledConnection(
+            f"{purpose} needs a direct connection to PostgreSQL, but this one goes through a connection "
+            f"pooler (the server's process id {server_pid} is not the {client_pid} the connection was given): "
+            "session advisory locks and prepared statements do not survive transaction pooling. Give the "
+            "indexer writers and the Celery workers the server's own DATABASE_URL (README: Scaling past one "
+            "machine)."
+        )
+
+
+def require_direct_connection(purpose: str) -> None:
+    """Raise :class:`PooledConnection` unless Django's connection is one PostgreSQL session.
+
+    One query per new connection (the answer is remembered for the connection's life)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw in _DIRECT:
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        server_pid = cur.fetchone()[0]
+    _refuse(raw.info.backend_pid, server_pid, purpose)
+    _DIRECT.add(raw)
 
 
 class WriterBusy(TransientError):
@@ -76,9 +121,18 @@ def session_lock(name: str) -> Iterator[bool]:
     """Yield True while holding the session lock ``name``, or False at once if another process
     has it (the caller then skips its run)."""
     key = lock_key(name)
+    connection.ensure_connection()
+    client_pid = connection.connection.info.backend_pid
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = bool(cur.fetchone()[0])
+        # Taken only if this is the client's own session: through a pooler nothing is taken (and
+        # so nothing is left behind on a server connection other clients will be given).
+        cur.execute(
+            "SELECT CASE WHEN pg_backend_pid() = %s THEN pg_try_advisory_lock(%s) END, pg_backend_pid()",
+            [client_pid, key],
+        )
+        taken, server_pid = cur.fetchone()
+    _refuse(client_pid, server_pid, f"the {name} lock")
+    acquired = bool(taken)
     try:
         yield acquired
     finally:

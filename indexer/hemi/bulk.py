@@ -28,6 +28,8 @@ import psycopg
 from django.db import connection, models
 from psycopg.adapt import PyFormat
 
+from indexer.core.locks import require_direct_connection
+
 _SEQUENCES: dict[str, str] = {}
 
 # The dumper psycopg uses for ``bytes`` values (its C one). COPY looks dumpers up by column type
@@ -58,7 +60,7 @@ class _PreparingCursor(psycopg.Cursor):
 
 def cursor() -> psycopg.Cursor:
     """A server-side-binding, preparing cursor on Django's connection (Django's bind client side)."""
-    connection.ensure_connection()
+    require_direct_connection("the Hemi ingest's prepared statements")
     return _PreparingCursor(connection.connection)
 
 

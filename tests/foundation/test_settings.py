@@ -117,3 +117,19 @@ def test_network_presets_can_be_overridden_one_value_at_a_time():
     assert result.stdout.split() == [
         "testnet", "743111", "http://127.0.0.1:9545", "testnet3", "0x8221cfd3eca3c5f9fa27b2ae774151642f1c449e",
     ]
+
+
+@pytest.mark.parametrize("pooling", ["true", None])
+def test_transaction_pooling_turns_off_server_side_cursors_and_prepared_statements(pooling):
+    result = run_manage(
+        "shell", "--no-imports", "-c",
+        "from django.conf import settings; "
+        "print([(a, d.get('DISABLE_SERVER_SIDE_CURSORS', False), d['OPTIONS'].get('prepare_threshold', 'unset'))"
+        " for a, d in sorted(settings.DATABASES.items())])",
+        DATABASE_TRANSACTION_POOLING=pooling, DATABASE_REPLICA_URL="postgresql://reader@replica.invalid/hemiscope",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    if pooling:
+        assert result.stdout.strip() == "[('default', True, None), ('replica', True, None)]"
+    else:
+        assert result.stdout.strip() == "[('default', False, 'unset'), ('replica', False, 'unset')]"
