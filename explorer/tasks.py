@@ -21,6 +21,16 @@ def refresh_reserves() -> str | None:
     return None if result is None else result.status
 
 
+@shared_task(name="explorer.tasks.refresh_charts")
+def refresh_charts() -> list[str]:
+    """Recompute the /charts and /reserves history numbers for the default span under the
+    current chain tips (``explorer.chart_cache.refresh``), so pages read them from the cache.
+    Idempotent; beat runs it every HEARTBEAT_SECONDS. Returns the parts it stored."""
+    from explorer import chart_cache
+
+    return sorted(chart_cache.refresh())
+
+
 @shared_task(name="explorer.tasks.sweep_verdicts")
 def sweep_verdicts() -> dict:
     from explorer import verdict_store

@@ -202,6 +202,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEARTBEAT_SECONDS,
         "options": {"expires": HEARTBEAT_SECONDS},
     },
+    # The /charts and /reserves history numbers (explorer/chart_cache.py), likewise.
+    "charts": {
+        "task": "explorer.tasks.refresh_charts",
+        "schedule": HEARTBEAT_SECONDS,
+        "options": {"expires": HEARTBEAT_SECONDS},
+    },
 }
 # Past one worker (README "Scaling past one machine"): each chain's follow and backfill tasks on
 # a queue of its own ("bitcoin", "hemi") and the durable work drain on "work", so a worker per

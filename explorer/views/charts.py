@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
-from explorer import charts
+from explorer import chart_cache, charts
 from explorer.params import BadParameter
 from explorer.queries import charts as data
 from explorer.views.common import bad_request, page
@@ -37,9 +37,8 @@ def _bucket_label(ts: int, span: str) -> str:
 @page("explorer/charts/charts.html")
 def charts_page(request):
     span = data.parse_span(request.GET.get("span"))
-    latency = data.anchoring_latency()
-    pops = data.pop_per_block()
-    flows = data.tunnel_flows(span)
+    numbers = chart_cache.numbers(span)
+    latency, pops, flows = numbers["latency"], numbers["pops"], numbers["flows"]
     unit, per = _latency_unit(latency)
     latency_series = [
         charts.Series("to first publication", "s1", [_in(p.published_after, per) for p in latency]),
@@ -80,15 +79,15 @@ def charts_page(request):
             tips=[f"from {_utc(b.start)} UTC" for b in flows],
         ) if flows else None,
         "flows_legend": charts.legend(flow_series),
-        **_reserves_context(span),
+        **_reserves_context(span, numbers["reserves"]),
     }  # fmt: skip
 
 
-def _reserves_context(span: str) -> dict:
+def _reserves_context(span: str, points) -> dict:
     """Reserves vs supply, drawn by the reserves page's own helper (explorer/views/reserves.py)."""
     from explorer.views.reserves import history_chart
 
-    points, svg, legend = history_chart(span)
+    points, svg, legend = history_chart(span, points)
     return {"points": points, "history_svg": svg, "history_legend": legend}
 
 

@@ -10,10 +10,9 @@ from django.db.models import F
 from django.http import Http404
 from django.urls import reverse
 
-from explorer import charts, reserves
+from explorer import chart_cache, charts, reserves
 from explorer.params import BadParameter
 from explorer.queries import charts as chart_data
-from explorer.queries import reserve_history as history_data
 from explorer.views.common import page, page_request
 from indexer.hemi.records import ZERO_ADDRESS
 
@@ -40,9 +39,11 @@ def position_params(query) -> tuple[int | None, int | None, int]:
     )
 
 
-def history_chart(span: str):
-    """(points, svg, legend) of reserves vs supply over ``span`` (shared with /charts)."""
-    points = history_data.history(span)
+def history_chart(span: str, points=None):
+    """(points, svg, legend) of reserves vs supply over ``span`` (shared with /charts, which
+    passes the points it read); the points come from the chart cache (explorer/chart_cache.py)."""
+    if points is None:
+        points = chart_cache.numbers(span, ("reserves",))["reserves"]
     if not any(p.held_sats or p.supply_sats for p in points):
         return points, None, None
     series = [

@@ -14,6 +14,96 @@ from django.test.utils import CaptureQueriesContext
 from explorer import charts
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Chart numbers are cached per pair of cursor hashes, and tests here build the same hashes."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def hemibtc_preset(monkeypatch, tunnel):
+    from dataclasses import replace
+
+    from hemiscope import networks
+
+    preset = replace(networks.current(), hemibtc_address="0x" + tunnel.HEMIBTC.hex())
+    monkeypatch.setattr(networks, "current", lambda: preset)
+
+
+def _cursors(btc_block, hemi_block) -> None:
+    """Both chains indexed up to these blocks (what the indexers' cursors say)."""
+    from indexer.models import ChainCursor
+
+    ChainCursor.objects.update_or_create(
+        chain="bitcoin", defaults={"height": btc_block.height, "block_hash": btc_block.hash_internal}
+    )
+    ChainCursor.objects.update_or_create(
+        chain="hemi", defaults={"height": hemi_block.number, "block_hash": hemi_block.hash}
+    )
+
+
+def _live(span: str) -> dict:
+    """Every chart's numbers computed now, bypassing the cache."""
+    from explorer.queries import charts as data
+    from explorer.queries import reserve_history
+
+    return {"latency": data.anchoring_latency(), "pops": data.pop_per_block(), "flows": data.tunnel_flows(span),
+            "reserves": reserve_history.history(span)}  # fmt: skip
+
+
+def _shown(response) -> dict:
+    ctx = response.context
+    return {"latency": ctx["latency"], "pops": ctx["pops"], "flows": ctx["flows"], "reserves": ctx["points"]}
+
+
+def test_chart_numbers_are_cached_until_a_chain_moves(client, story, tunnel, hemibtc_preset):
+    hemi, btc, _ = story()
+    _cursors(btc[115], hemi[30])
+    with CaptureQueriesContext(connection) as computed:
+        first = client.get("/charts?span=1y")
+    assert first.status_code == 200 and _shown(first) == _live("1y")
+    assert sum(b.mints for b in first.context["flows"]) == 1
+    # A second mint arrives without the cursors moving (the indexers write both in one
+    # transaction, so this only happens in a test): the page still shows the cached numbers,
+    # reading only the cursors and the cache.
+    second_deposit = tunnel.deposit(btc[102], label="second deposit")
+    tunnel.mint(hemi[14], second_deposit.transaction.txid_internal)
+    with CaptureQueriesContext(connection) as cached:
+        again = client.get("/charts?span=1y")
+    assert _shown(again) == _shown(first) != _live("1y")
+    assert len(cached) <= 2 < len(computed)
+    # The Hemi cursor moves (a new block): recomputed, the new mint shows.
+    _cursors(btc[115], hemi[29])
+    moved = client.get("/charts?span=1y")
+    assert sum(b.mints for b in moved.context["flows"]) == 2
+    assert _shown(moved) == _live("1y")
+
+
+def test_the_beat_task_fills_the_cache_the_pages_read(client, story, hemibtc_preset):
+    from explorer import reserves
+    from explorer.queries.charts import default_span
+    from explorer.tasks import refresh_charts
+
+    hemi, btc, _ = story()
+    _cursors(btc[115], hemi[30])
+    assert refresh_charts() == ["flows", "latency", "pops", "reserves"]
+    reserves.refresh()  # the reserve verdict's own beat task (explorer.tasks.refresh_reserves)
+    span = default_span()
+    with CaptureQueriesContext(connection) as charts_queries:
+        page = client.get("/charts")
+    assert page.status_code == 200 and _shown(page) == _live(span)
+    assert len(charts_queries) <= 2
+    with CaptureQueriesContext(connection) as reserves_queries:
+        page = client.get("/reserves")
+    assert page.status_code == 200 and page.context["points"] == _live(span)["reserves"]
+    assert page.context["result"] == reserves.reconcile()
+    assert len(reserves_queries) <= 3
+
+
 def test_axis_maximum_is_a_round_number_at_or_above_the_data():
     assert [charts.nice_ceiling(v) for v in (0, 0.3, 1, 7, 11, 26, 999)] == [1, 0.5, 1, 10, 20, 50, 1000]
 
