@@ -77,6 +77,39 @@ def numbers(span: str, parts: tuple[str, ...] = tuple(PARTS)) -> dict[str, objec
     return out
 
 
+def rendered(name: str, span: str, render: Callable[[], str]) -> str:
+    """The HTML ``render`` makes of the numbers, cached like them (per span and pair of tips):
+    at 100 keystones, 100 Bitcoin blocks and a few dozen buckets, drawing the SVGs and their
+    tables costs more than the numbers did."""
+    from django.core.cache import cache
+
+    tips = _tips()
+    if tips is None:
+        return render()
+    key = f"charts:html:{name}:{span}:{tips}"
+    try:
+        found = cache.get(key)
+    except Exception as exc:
+        log.warning("chart cache unreachable", extra={"error": str(exc)})
+        return render()
+    if found is None:
+        found = render()
+        try:
+            cache.set(key, found, CACHE_SECONDS)
+        except Exception as exc:
+            log.warning("chart cache unreachable", extra={"error": str(exc)})
+    return found
+
+
+def store_rendered(name: str, span: str, html: str) -> None:
+    """Store HTML the beat task rendered (see :func:`rendered`)."""
+    from django.core.cache import cache
+
+    tips = _tips()
+    if tips is not None:
+        cache.set(f"charts:html:{name}:{span}:{tips}", html, CACHE_SECONDS)
+
+
 def refresh(span: str | None = None) -> dict[str, object]:
     """Recompute every part for ``span`` (the default span) and store it under the current tips:
     the beat task, so pages find the numbers ready."""

@@ -27,8 +27,14 @@ def refresh_charts() -> list[str]:
     current chain tips (``explorer.chart_cache.refresh``), so pages read them from the cache.
     Idempotent; beat runs it every HEARTBEAT_SECONDS. Returns the parts it stored."""
     from explorer import chart_cache
+    from explorer.queries.charts import default_span
+    from explorer.views import charts, reserves
 
-    return sorted(chart_cache.refresh())
+    span = default_span()
+    parts = sorted(chart_cache.refresh(span))
+    chart_cache.store_rendered("charts", span, charts.body(span))
+    chart_cache.store_rendered("reserves-history", span, reserves.history_body(span))
+    return parts
 
 
 @shared_task(name="explorer.tasks.sweep_verdicts")

@@ -139,12 +139,15 @@ import django
 django.setup()
 from django.conf import settings
 from hemiscope.celery import app
+app.loader.import_default_modules()  # the task modules, as a worker imports them
 due = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] in sys.argv[1:]]
+for entry in due:  # once before the load: a failing task stops the bench here
+    app.tasks[entry["task"]]()
 print(" ".join(sorted(e["task"] for e in due)), flush=True)
 while True:
+    time.sleep(min(e["schedule"] for e in due))
     for entry in due:
         app.tasks[entry["task"]]()
-    time.sleep(min(e["schedule"] for e in due))
 """
 
 
@@ -154,7 +157,10 @@ def start_beat(env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-c", BEAT, *PAGE_CACHE_TASKS], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True
     )
-    return proc, proc.stdout.readline().split()
+    tasks = proc.stdout.readline().split()
+    if proc.poll() is not None:
+        raise SystemExit("the page-cache beat tasks failed (see above)")
+    return proc, tasks
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
@@ -331,9 +337,12 @@ def main() -> int:
         t0 = time.monotonic()
         samples = asyncio.run(load(base, full_mix, args.rate, args.duration, seed=21))
         elapsed = time.monotonic() - t0
+        beat_alive = beat.poll() is None
     finally:
         stop_process(server)
         stop_process(beat)
+    if not beat_alive:
+        raise SystemExit("the page-cache beat tasks stopped during the load (see above)")
     report = summarize(samples, full_mix, args, elapsed)
     body = describe(started, where, args, built, size, report, explained, excluded)
     print(body)

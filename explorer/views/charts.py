@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime
 
 from django.http import Http404, HttpResponse
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET
 
 from explorer import chart_cache, charts
@@ -37,6 +38,16 @@ def _bucket_label(ts: int, span: str) -> str:
 @page("explorer/charts/charts.html")
 def charts_page(request):
     span = data.parse_span(request.GET.get("span"))
+    return {"span": span, "body": chart_cache.rendered("charts", span, lambda: body(span))}
+
+
+def body(span: str) -> str:
+    """The page's four charts with their tables, as HTML (cached by ``chart_cache.rendered``;
+    the beat task ``explorer.tasks.refresh_charts`` renders it for the default span)."""
+    return render_to_string("explorer/charts/body.html", _context(span))
+
+
+def _context(span: str) -> dict:
     numbers = chart_cache.numbers(span)
     latency, pops, flows = numbers["latency"], numbers["pops"], numbers["flows"]
     unit, per = _latency_unit(latency)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from django.db.models import F
 from django.http import Http404
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from explorer import chart_cache, charts, reserves
@@ -70,16 +71,21 @@ def reserves_page(request):
         result = reserves.newest_or_at(at_btc, at_hemi, k)
     except reserves.ReconcileError as exc:
         error = str(exc)
-    points, svg, legend = history_chart(span)
     return {
         "result": result,
         "error": error,
         "span": span,
         "spans": list(chart_data.SPANS),
-        "points": points,
-        "history_svg": svg,
-        "history_legend": legend,
+        "history_html": chart_cache.rendered("reserves-history", span, lambda: history_body(span)),
     }
+
+
+def history_body(span: str) -> str:
+    """The history chart with its table, as HTML (cached like /charts' body)."""
+    points, svg, legend = history_chart(span)
+    return render_to_string(
+        "explorer/reserves/history.html", {"points": points, "history_svg": svg, "history_legend": legend}
+    )
 
 
 @page("explorer/reserves/rows.html")
