@@ -62,7 +62,12 @@ def address_transactions(address: bytes, w: Window) -> list[Transaction]:
 def token_transfers(address: bytes | None, token_id: int | None, w: Window) -> list[TokenTransfer]:
     """Canonical token transfers from or to ``address`` and/or of one token."""
     base = TokenTransfer.objects.filter(canonical=True).select_related("token", "log__transaction", "block")
-    base = _in_blocks(base.defer("log__transaction__raw", "log__transaction__receipt_raw", "block__header_rlp"), w)
+    base = _in_blocks(
+        base.defer(
+            "log__transaction__raw", "log__transaction__receipt_raw", "log__transaction__input", "block__header_rlp"
+        ),
+        w,
+    )  # the items show none of them (Etherscan's tokentx says "input": "deprecated")
     if token_id is not None:
         base = base.filter(token_id=token_id)
     if address is None:
