@@ -219,6 +219,8 @@ def test_pages_and_api_answer_through_pgbouncer_as_they_do_direct(pooled):
     differ = {}
     for name, path, status, body in answers:
         want_status, want_body = reference["answers"][name]
+        if "status" in name:  # also shows worker readings from Redis, with their age: the status alone
+            body = want_body = ""
         if _comparable(status, body, path) != _comparable(want_status, want_body, path):
             differ[name] = (status, want_status, body[:300])
     assert not differ
