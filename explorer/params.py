@@ -12,6 +12,13 @@ class BadParameter(ValueError):
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
+def digits(text: str) -> bool:
+    """True for a non-empty string of ASCII digits 0-9 only. ``str.isdigit`` alone also takes
+    superscripts and other Unicode digits, on which ``int()`` raises (a 500) or which it reads
+    as numbers nobody typed ("\u0663" is 3): a parameter is a number only in ASCII."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_hex(value: str, size: int, what: str) -> bytes:
     text = value[2:] if value[:2].lower() == "0x" else value
     # Digits first: bytes.fromhex skips whitespace, so 38 digits and two spaces would pass a

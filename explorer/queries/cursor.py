@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
-from explorer.params import BadParameter
+from explorer.params import BadParameter, digits
 
 VERSION = 1
 TAG_BYTES = 12
@@ -106,7 +106,7 @@ def parse_limit(value: str | None, default: int = DEFAULT_PAGE_SIZE, maximum: in
     """``?limit=`` as a page size in 1..``maximum``, or a BadParameter naming ``limit``."""
     if value in (None, ""):
         return default
-    if not value.isdigit() or len(value) > 6 or not 1 <= int(value) <= maximum:
+    if not digits(value) or len(value) > 6 or not 1 <= int(value) <= maximum:
         raise BadParameter(f"limit: must be an integer from 1 to {maximum}")
     return int(value)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.urls import reverse
 
-from explorer.params import BadParameter
+from explorer.params import BadParameter, digits
 from explorer.queries import bitcoin, blocks, keystones, tokens, transactions
 from indexer.bitcoin.models import PopPublication, TunnelDeposit
 from indexer.hemi.models import Address, DepositConfirmation
@@ -48,7 +48,7 @@ class SearchResult:
 
 
 def _int(text: str, what: str) -> int:
-    if not text.isdigit():
+    if not digits(text):
         raise BadParameter(f"q: {what} must be a non-negative whole number, got {text!r}")
     value = int(text)
     if value > MAX_INTEGER:
@@ -69,7 +69,7 @@ def search(raw: str | None) -> SearchResult:
     lowered = q.lower()
     if lowered.startswith("btc:"):
         _bitcoin_height(result, _int(q[4:].strip(), "a Bitcoin height (btc:N)"))
-    elif q.isdigit():
+    elif digits(q):
         _integer(result, _int(q, "a block number"))
     elif lowered.startswith("0x") or (len(q) == 64 and _HEX.fullmatch(q)):
         text = q[2:] if lowered.startswith("0x") else q

@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import bitcoin, bitcoin_tx, trail
 from explorer.views import live
 from explorer.views.common import not_found, page, page_request
@@ -44,7 +44,7 @@ def block_list(request):
 
 
 def _block_from_ident(ident: str):
-    if ident.isdigit():
+    if digits(ident):
         if len(ident) > 12:
             raise BadParameter("a Bitcoin height is at most 12 digits")
         return bitcoin.block_for_height(int(ident)), None

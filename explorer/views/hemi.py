@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from explorer import anchoring, provenance
-from explorer.params import BadParameter, parse_address, parse_evm_hash, parse_hex
+from explorer.params import BadParameter, digits, parse_address, parse_evm_hash, parse_hex
 from explorer.queries import addresses, blocks, keystones, tokens, trail, transactions, verdicts
 from explorer.views import live
 from explorer.views.common import not_found, page, page_request
@@ -17,7 +17,7 @@ from indexer.keystone import keystone_number_for
 
 
 def _number(text: str, what: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    if not digits(text) or len(text) > 18:
         raise BadParameter(f"{what} must be a non-negative whole number or a 0x hash, got {text[:80]!r}")
     return int(text)
 

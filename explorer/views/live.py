@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.shortcuts import render
 
-from explorer.params import BadParameter
+from explorer.params import BadParameter, digits
 from explorer.queries.live import data_stamp
 from hemiscope import networks
 
@@ -95,7 +95,7 @@ def newer_than(request) -> int | None:
     raw = request.GET.get("newer_than")
     if raw is None or not request.htmx:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not digits(raw) or len(raw) > 18:
         raise BadParameter("newer_than: must be the key (a number) of the list's first row")
     return int(raw)
 

@@ -83,7 +83,7 @@ class EsploraSource:
 
     def tip_height(self) -> int:
         text = self._text("/blocks/tip/height")
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise BadReply(f"GET /blocks/tip/height: not a height: {text[:100]!r}")
         return int(text)
 

@@ -270,7 +270,7 @@ class HttpClient:
     def _read_capped(self, response: http.client.HTTPResponse, what: str) -> bytes:
         cap = self.max_reply_bytes
         announced = response.getheader("Content-Length")
-        if announced is not None and announced.strip().isdigit():
+        if announced is not None and announced.strip().isascii() and announced.strip().isdigit():
             if int(announced) > cap:
                 raise ReplyTooLarge(f"{what}: reply announces {int(announced)} bytes, the limit is {cap}", limit=cap)
             return response.read()  # exactly the announced length, each read within the deadline

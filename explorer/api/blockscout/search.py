@@ -7,6 +7,7 @@ from django.urls import reverse
 from eth_utils import to_checksum_address
 
 from explorer.api.blockscout.shapes import iso
+from explorer.params import digits
 from explorer.queries import addresses, blocks, tokens, transactions
 
 MAX_QUERY_CHARS = 200
@@ -32,7 +33,7 @@ def search_items(raw: str) -> list[dict]:
     q = raw.strip()
     if not q or len(q) > MAX_QUERY_CHARS or any(ord(c) < 0x20 or ord(c) == 0x7F for c in q):
         return []
-    if q.isdigit() and len(q) <= 18:
+    if digits(q) and len(q) <= 18:
         block = blocks.get_block_by_number(int(q))
         return [_block_item(block)] if block is not None else []
     body = q[2:] if q[:2].lower() == "0x" else None

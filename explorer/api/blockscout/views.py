@@ -22,7 +22,7 @@ from explorer.api.blockscout import examples as ex
 from explorer.api.blockscout import schema as s
 from explorer.api.blockscout import shapes
 from explorer.api.negotiation import AnyClient
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import addresses, blocks, indexing, keystones, tokens, transactions
 from explorer.queries.cursor import Page, PageRequest
 from indexer.hemi.models import Block
@@ -77,7 +77,7 @@ def _after(request, name: str) -> tuple[int, ...] | None:
     text = request.query_params.get(name)
     if text in (None, ""):
         return None
-    if not text.isdigit() or int(text) > MAX_KEY:
+    if not digits(text) or int(text) > MAX_KEY:
         raise BadParameter(f"{name}: must be a non-negative integer")
     return (int(text),)
 
@@ -94,13 +94,13 @@ def _next(page: Page, key: str, key_of, seen: int) -> dict | None:
 
 def _items_seen(request) -> int:
     text = request.query_params.get("items_count") or "0"
-    return int(text) if text.isdigit() and len(text) <= 18 else 0
+    return int(text) if digits(text) and len(text) <= 18 else 0
 
 
 def _block(ident: str) -> Block:
     if ident[:2].lower() == "0x":
         block = blocks.get_block_by_hash(parse_hex(ident, 32, "id: a block hash"))
-    elif ident.isdigit() and len(ident) <= 18:
+    elif digits(ident) and len(ident) <= 18:
         block = blocks.get_block_by_number(int(ident))
     else:
         raise BadParameter("Invalid parameter(s): id must be a block number or 0x hash")

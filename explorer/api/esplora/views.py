@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from explorer.api.esplora import errors, rawblock, shapes
 from explorer.api.esplora import examples as ex
 from explorer.api.negotiation import AnyClient
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import bitcoin, bitcoin_tx
 from hemiscope.throttling import AnonApiThrottle
 from indexer.bitcoin.decode import decode_tx
@@ -60,7 +60,7 @@ def _hash(value: str, what: str) -> bytes:
 
 
 def _height(value: str) -> int:
-    if not value.isdigit() or len(value) > 10:
+    if not digits(value) or len(value) > 10:
         raise BadParameter("Invalid height")
     return int(value)
 

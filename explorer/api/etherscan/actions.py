@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from explorer import decoding
+from explorer.params import digits
 from explorer.queries import addresses, blocks, offset_pages, tokens, transactions
 from explorer.queries.offset_pages import MAX_WINDOW, Window
 from indexer.hemi.models import Log, TokenTransfer, Transaction
@@ -59,7 +60,7 @@ def _uint(query, name: str, default: int | None = None) -> int | None:
     text = (query.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit() or len(text) > 19:
+    if not digits(text) or len(text) > 19:
         raise ActionError(f"Error! Invalid {name}: must be a non-negative integer")
     return int(text)
 

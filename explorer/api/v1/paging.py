@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers
 
-from explorer.params import BadParameter
+from explorer.params import BadParameter, digits
 from explorer.queries.cursor import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, decode, parse_limit
 
 # Parameters every endpoint accepts: DRF's format override (only JSON is rendered anyway).
@@ -44,7 +44,7 @@ def int_param(query, name: str, *, minimum: int = 0) -> int | None:
     text = query.get(name)
     if text in (None, ""):
         return None
-    if not text.isdigit() or len(text) > 19 or not minimum <= int(text) <= MAX_INT:
+    if not digits(text) or len(text) > 19 or not minimum <= int(text) <= MAX_INT:
         raise BadParameter(f"{name}: must be a whole number from {minimum} to {MAX_INT}, got {text[:40]!r}")
     return int(text)
 
@@ -54,7 +54,7 @@ def time_param(query, name: str) -> int | None:
     text = query.get(name)
     if text in (None, ""):
         return None
-    if text.isdigit() and len(text) <= 12:
+    if digits(text) and len(text) <= 12:
         return int(text)
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))

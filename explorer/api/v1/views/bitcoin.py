@@ -13,14 +13,14 @@ from explorer.api.v1.paging import body_of, page_of, page_request, paging_parame
 from explorer.api.v1.paging import range_params as ranges
 from explorer.api.v1.serializers import bitcoin as s
 from explorer.api.v1.views.base import BTC_BLOCK, ERRORS, LIST_ERRORS, TXID, ReadOnlyApi
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import bitcoin
 
 
 def block_or_404(ident: str):
     if len(ident) == 64:
         block = bitcoin.block_by_hash_internal(parse_hex(ident, 32, "ident: a Bitcoin block hash")[::-1])
-    elif ident.isdigit() and len(ident) <= 10:
+    elif digits(ident) and len(ident) <= 10:
         block = bitcoin.block_at_height(int(ident))
     else:
         raise BadParameter(f"ident: a Bitcoin height or a 64-hex block hash (display order), got {ident[:80]!r}")

@@ -33,7 +33,7 @@ from explorer.api.v1.views.base import (
     ReadOnlyApi,
     cached_response,
 )
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import addresses, blocks, keystones, tokens, transactions
 from explorer.queries.keystones import KeystoneRow
 
@@ -43,7 +43,7 @@ TRANSFERS_INLINE = 50
 def block_or_404(ident: str):
     if ident[:2].lower() == "0x":
         block = blocks.get_block_by_hash(parse_hex(ident, 32, "ident: a Hemi block hash"))
-    elif ident.isdigit() and len(ident) <= 18:
+    elif digits(ident) and len(ident) <= 18:
         block = blocks.get_block_by_number(int(ident))
     else:
         raise BadParameter(f"ident: a Hemi block number or 0x hash, got {ident[:80]!r}")
@@ -306,7 +306,7 @@ class TokenViewSet(ReadOnlyApi):
 def keystone_or_404(ident: str):
     if len(ident) == 64:
         keystone = keystones.keystone_by_id(parse_hex(ident, 32, "ident: a keystone id")[::-1])
-    elif ident.isdigit() and len(ident) <= 18:
+    elif digits(ident) and len(ident) <= 18:
         keystone = keystones.get_keystone(int(ident))
     else:
         raise BadParameter(f"ident: a keystone number or a 64-hex keystone id (display order), got {ident[:80]!r}")

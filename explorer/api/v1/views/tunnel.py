@@ -15,7 +15,7 @@ from explorer.api.v1.paging import address_filter, hex_param, page_of, page_requ
 from explorer.api.v1.serializers import tunnel as s
 from explorer.api.v1.views.base import ADDRESS, BLOCK_NUMBER, ERRORS, LIST_ERRORS, TOKEN, TX_HASH, ReadOnlyApi
 from explorer.api.v1.views.hemi import address_param, token_or_404
-from explorer.params import BadParameter, parse_hex
+from explorer.params import BadParameter, digits, parse_hex
 from explorer.queries import blocks, tokens, tunnel, verdicts
 from explorer.queries.cursor import Page
 
@@ -123,7 +123,7 @@ class BlockProvenanceViewSet(ReadOnlyApi):
     )
     def retrieve(self, request, number: str):
         self.query(request)
-        if not number.isdigit() or len(number) > 18:
+        if not digits(number) or len(number) > 18:
             raise BadParameter(f"number: a Hemi block number, got {number[:80]!r}")
         block = blocks.get_block_by_number(int(number))
         if block is None:
