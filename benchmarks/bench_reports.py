@@ -5,8 +5,8 @@ The memory goal is flat: the peak over the whole export should be the peak after
 tenth plus a few MB, whatever the number of mints. Each format is exported in a fresh process
 of its own (``--export-child``): in the process that had just populated the rows, the first
 export showed memory the populating left to the allocator coming back as "growth". The peer
-measured in the same run is the floor of any export of these rows: PostgreSQL's own ``COPY (SELECT ...) TO STDOUT`` of the same mints
-as CSV, without judging anything. A report reads each mint's stored verdict when it is verified,
+measured in the same run is the floor of any export of these rows: PostgreSQL's own
+``COPY (SELECT ...) TO STDOUT`` of the same mints as CSV, without judging anything. A report reads each mint's stored verdict when it is verified,
 settled and current, and judges live only the rest (``explorer.reports.items``); the second
 peer is judging every mint live (what reports did before), priced from a sample of mints judged
 for real in the same run. Stored verdicts are seeded as a finished backfill leaves them: the
