@@ -1,17 +1,18 @@
-"""Benchmark: a 100 000-mint token audit report exported as CSV and as JSON, with time and
-peak memory (resident set size, sampled every 20 ms) of the process that exports.
+"""Benchmark: a 100 000-mint token audit report exported as CSV and as JSON, with time and peak
+memory (resident set size, sampled every 20 ms) of the process that exports.
 
-The memory goal is flat: the peak over the whole export should be the peak after its first
-tenth plus a few MB, whatever the number of mints. Each format is exported in a fresh process
-of its own (``--export-child``): in the process that had just populated the rows, the first
-export showed memory the populating left to the allocator coming back as "growth". The peer
-measured in the same run is the floor of any export of these rows: PostgreSQL's own
-``COPY (SELECT ...) TO STDOUT`` of the same mints as CSV, without judging anything. A report reads each mint's stored verdict when it is verified,
-settled and current, and judges live only the rest (``explorer.reports.items``); the second
-peer is judging every mint live (what reports did before), priced from a sample of mints judged
-for real in the same run. Stored verdicts are seeded as a finished backfill leaves them: the
-sample judged for real, the rest written set-wise like it (not what is measured), the newest
-mints judged for real (those a young chain leaves unsettled, which the report judges live).
+The memory goal is flat: the peak over the whole export should be the peak after its first tenth
+plus a few MB, whatever the number of mints. Each format is exported in a fresh process of its
+own (``--export-child``): in the process that had just populated the rows, the first export
+showed memory the populating left to the allocator coming back as "growth". The peer measured in
+the same run is the floor of any export of these rows: PostgreSQL's own ``COPY (SELECT ...) TO
+STDOUT`` of the same mints as CSV, without judging anything. A report reads each mint's stored
+verdict when it is verified, settled and current, and judges live only the rest
+(``explorer.reports.items``); the second peer is judging every mint live (what reports did
+before), priced from a sample of mints judged for real in the same run. Stored verdicts are
+seeded as a finished backfill leaves them: the sample judged for real, the rest written set-wise
+like it (not what is measured), the newest mints judged for real (those a young chain leaves
+unsettled, which the report judges live).
 
 Both formats print time (and milliseconds a mint), bytes written, peak RSS and its growth after
 the first tenth, and the ratios to both peers; the run rewrites the ``bench_reports`` section of
