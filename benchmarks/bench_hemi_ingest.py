@@ -324,17 +324,7 @@ def main() -> int:
 
     blocks = tip + 1
     print(f"\n{blocks} blocks, {txs} transactions (best of {args.runs}; fetch: {FETCH_WORKERS} x {chunk} blocks)")
-    print(f"{'contender':34} {'seconds':>8} {'blocks/s':>9} {'txs/s':>8}")
-    for name, seconds in results.items():
-        print(f"{name:34} {seconds:8.2f} {blocks / seconds:9.1f} {txs / seconds:8.0f}")
-    ingest_s = results["Hemiscope ingest -> PostgreSQL"]
-    vs_fetch = results["raw batched RPC fetch"] / ingest_s
-    print(f"\nHemiscope / raw fetch:    {vs_fetch:5.2f}x  (goal >= {GOAL_VS_FETCH}x: {_met(vs_fetch, GOAL_VS_FETCH)})")
-    if "ethereum-etl 2.4.2 export" in results:
-        vs_etl = results["ethereum-etl 2.4.2 export"] / ingest_s
-        print(f"Hemiscope / ethereum-etl: {vs_etl:5.2f}x  (goal >= {GOAL_VS_ETL}x: {_met(vs_etl, GOAL_VS_ETL)})")
-    else:
-        print("ethereum-etl could not be measured in this run (see above): no ratio against it")
+    print_contenders(results, blocks, txs, GOAL_VS_FETCH)
     # A benchmark that ran reports its goals in words; a non-zero exit means it could not run.
     return 0
 
@@ -463,18 +453,7 @@ def main_on_scale(args, etl: Path | None) -> int:
         f"each run: the next {blocks} node blocks, {txs} transactions, on top of the stored chain and the runs "
         f"before (best of {args.runs}; fetch: {FETCH_WORKERS} x {chunk} blocks; ingest: sync.follow_tip)"
     )
-    print(f"{'contender':34} {'seconds':>8} {'blocks/s':>9} {'txs/s':>8}")
-    for name, seconds in results.items():
-        print(f"{name:34} {seconds:8.2f} {blocks / seconds:9.1f} {txs / seconds:8.0f}")
-    ingest_s = results["Hemiscope ingest -> PostgreSQL"]
-    vs_fetch = results["raw batched RPC fetch"] / ingest_s
-    goal = GOAL_VS_FETCH_AT_SCALE
-    print(f"\nHemiscope / raw fetch:    {vs_fetch:5.2f}x  (goal >= {goal}x: {_met(vs_fetch, goal)})")
-    if "ethereum-etl 2.4.2 export" in results:
-        vs_etl = results["ethereum-etl 2.4.2 export"] / ingest_s
-        print(f"Hemiscope / ethereum-etl: {vs_etl:5.2f}x  (goal >= {GOAL_VS_ETL}x: {_met(vs_etl, GOAL_VS_ETL)})")
-    else:
-        print("ethereum-etl could not be measured in this run (see above): no ratio against it")
+    print_contenders(results, blocks, txs, GOAL_VS_FETCH_AT_SCALE)
     print(
         f"stored-verdict refresh of the {new_blocks} new blocks afterwards (verdict_store.refresh_all, "
         f"{drained.done} chain.changed items): {refresh_s:.2f} s = {refresh_s / new_blocks * 1000:.1f} ms a block"
@@ -483,6 +462,21 @@ def main_on_scale(args, etl: Path | None) -> int:
         f"the {new_blocks} blocks stay in hemiscope_scale_{args.on_scale} (grafted at {grafted[0]:,}; devnet/graft.py)"
     )
     return 0
+
+
+def print_contenders(results: dict[str, float], blocks: int, txs: int, fetch_goal: float) -> None:
+    """The table of contenders and Hemiscope's ratios to both peers (an empty or a scale database)."""
+    print(f"{'contender':34} {'seconds':>8} {'blocks/s':>9} {'txs/s':>8}")
+    for name, seconds in results.items():
+        print(f"{name:34} {seconds:8.2f} {blocks / seconds:9.1f} {txs / seconds:8.0f}")
+    ingest_s = results["Hemiscope ingest -> PostgreSQL"]
+    vs_fetch = results["raw batched RPC fetch"] / ingest_s
+    print(f"\nHemiscope / raw fetch:    {vs_fetch:5.2f}x  (goal >= {fetch_goal}x: {_met(vs_fetch, fetch_goal)})")
+    if "ethereum-etl 2.4.2 export" in results:
+        vs_etl = results["ethereum-etl 2.4.2 export"] / ingest_s
+        print(f"Hemiscope / ethereum-etl: {vs_etl:5.2f}x  (goal >= {GOAL_VS_ETL}x: {_met(vs_etl, GOAL_VS_ETL)})")
+    else:
+        print("ethereum-etl could not be measured in this run (see above): no ratio against it")
 
 
 def _met(ratio: float, goal: float) -> str:
