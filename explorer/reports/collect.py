@@ -39,11 +39,7 @@ def mints(req: Request, pos: Positions):
         return qs
     if req.scope == "address":
         return qs.filter(recipient=_hex(req.id))
-    if req.scope == "blocks":
-        return qs.filter(block__number__gte=req.from_block, block__number__lte=req.to_block)
-    if req.scope == "time":
-        return qs.filter(block__timestamp__gte=req.since_unix, block__timestamp__lte=req.until_unix)
-    return qs  # tunnel
+    return _hemi_range(req, qs)
 
 
 def withdrawals(req: Request, pos: Positions):
@@ -52,6 +48,11 @@ def withdrawals(req: Request, pos: Positions):
     qs = WithdrawalInitiation.objects.canonical().filter(block__number__lte=pos.hemi_block)
     if req.scope == "address":
         return qs.filter(withdrawer=_hex(req.id))
+    return _hemi_range(req, qs)
+
+
+def _hemi_range(req: Request, qs):
+    """The block-range and time scopes, the same for every Hemi item (the tunnel scope: all)."""
     if req.scope == "blocks":
         return qs.filter(block__number__gte=req.from_block, block__number__lte=req.to_block)
     if req.scope == "time":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.webserver import stop_group, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 # The server reads the test database (its schema only): the mark makes pytest-django create it.
@@ -63,23 +64,10 @@ def production_web(django_db_setup, django_db_blocker, tmp_path_factory):
     try:
         # The Procfile path runs collectstatic first: ~20 s on a quiet machine, over 2 min on a
         # loaded 2-core one. The bound only catches a web that never comes up.
-        deadline = time.monotonic() + 300
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{base}/healthz", timeout=2)
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_serving(proc, base, log_path, timeout=300)
         yield base, static_root
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
 
 
 def test_with_debug_off_the_procfile_web_collects_and_serves_static_files(production_web):

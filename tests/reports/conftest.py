@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from tests.explorer.evidence_story import HEMIBTC, MANAGER, EvidenceStory, load_into_db
@@ -36,3 +38,16 @@ def story_mint(db, devnet_addresses):
 
 
 TOKEN = "0x" + HEMIBTC.hex()
+
+
+def build(fmt: str, **selectors) -> bytes:
+    """A report's bytes, built in this process (the token scope defaults to hemiBTC)."""
+    from explorer.reports.build import write_report
+    from explorer.reports.request import make_request
+
+    scope = selectors.pop("scope", "token")
+    if scope == "token":
+        selectors.setdefault("id", TOKEN)
+    out = io.BytesIO()
+    write_report(make_request(scope, **selectors), fmt, out)
+    return out.getvalue()

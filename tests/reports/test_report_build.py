@@ -14,21 +14,11 @@ import pytest
 
 from explorer import evidence
 from explorer.reports import archive, hooks
-from explorer.reports.build import write_report
 from explorer.reports.request import ReportRequestError, make_request
 from explorer.verify_report import verify_report
-from tests.reports.conftest import TOKEN
+from tests.reports.conftest import TOKEN, build
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def build(fmt: str, **selectors) -> bytes:
-    scope = selectors.pop("scope", "token")
-    if scope == "token":
-        selectors.setdefault("id", TOKEN)
-    out = io.BytesIO()
-    write_report(make_request(scope, **selectors), fmt, out)
-    return out.getvalue()
 
 
 def members(data: bytes) -> list[tuple[str, bytes]]:

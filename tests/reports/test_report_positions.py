@@ -13,20 +13,10 @@ import pytest
 from explorer import evidence
 from explorer.at import At
 from explorer.reports import archive
-from explorer.reports.build import write_report
-from explorer.reports.request import ReportRequestError, make_request
+from explorer.reports.request import ReportRequestError
 from explorer.verify import verify_bundle
 from explorer.verify_report import verify_report
-from tests.reports.conftest import TOKEN
-
-
-def build(fmt: str, **selectors) -> bytes:
-    scope = selectors.pop("scope", "token")
-    if scope == "token":
-        selectors.setdefault("id", TOKEN)
-    out = io.BytesIO()
-    write_report(make_request(scope, **selectors), fmt, out)
-    return out.getvalue()
+from tests.reports.conftest import build
 
 
 def rows(data: bytes) -> list[dict]:

@@ -19,16 +19,16 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
+
+from tests.webserver import stop_group, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "pgbouncer-test-not-a-secret"  # loopback test only; signs the mix's cursors
@@ -144,25 +144,9 @@ def pooled(django_db_setup, django_db_blocker):
                 cwd=REPO, env=web_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
-        def stop_web():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(web.pid, signal.SIGTERM)
-            try:
-                web.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(web.pid, signal.SIGKILL)
-                web.wait()
-
-        stack.callback(stop_web)
+        stack.callback(stop_group, web)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{base}/healthz", timeout=2)
-                break
-            if web.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"web did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_serving(web, base, log_path, timeout=90)
         yield {
             "direct": direct, "pooled": pooled_url, "single": f"{pooled_head}/{single}",
             "admin": f"{pooled_head}/pgbouncer", "web": base,
