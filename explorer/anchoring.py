@@ -90,20 +90,42 @@ def block_finality(
 ) -> fin.Finality:
     """Finality of one Hemi block (at the tips, or at ``at``). A caller judging many blocks
     passes the Bitcoin tip it already read (and ``keystone_produced`` when it holds the keystone
-    row) to skip those lookups."""
+    row) to skip those lookups, or calls ``block_finalities``."""
     keystone_number = keystone_number_for(block_number)
     if not hemi_exists(keystone_number, at):
         keystone_produced = False  # the keystone block lies above the position
     if keystone_produced is None:
         keystone_produced = Keystone.objects.canonical().filter(number=keystone_number).exists()
     anchor = first_anchor(keystone_number, at) if keystone_produced else None
+    tip = bitcoin_tip_height(at) if tip_height is _LOOK_UP else tip_height
+    return _finality(block_number, keystone_produced, anchor, tip)
+
+
+def block_finalities(block_numbers, at: At | None = None) -> dict[int, fin.Finality]:
+    """``block_finality`` of many Hemi blocks in four queries (the Bitcoin tip, which of their
+    keystones are produced, and those keystones' anchors): block number -> finality."""
+    numbers = set(block_numbers)
+    keystones = {keystone_number_for(n) for n in numbers}
+    produced = set(
+        Keystone.objects.canonical()
+        .filter(number__in={k for k in keystones if hemi_exists(k, at)})
+        .values_list("number", flat=True)
+    )
+    anchors = first_anchors(produced, at) if produced else {}
+    tip = bitcoin_tip_height(at)
+    return {
+        n: _finality(n, keystone_number_for(n) in produced, anchors.get(keystone_number_for(n)), tip) for n in numbers
+    }
+
+
+def _finality(block_number: int, keystone_produced: bool, anchor, tip_height: int | None) -> fin.Finality:
     return fin.finality(
         block_number=block_number,
-        keystone_number=keystone_number,
+        keystone_number=keystone_number_for(block_number),
         keystone_produced=keystone_produced,
         publication_height=anchor.height if anchor else None,
         anchoring_keystone_number=anchor.l2_block_number if anchor else None,
-        tip_height=bitcoin_tip_height(at) if tip_height is _LOOK_UP else tip_height,
+        tip_height=tip_height,
     )
 
 

@@ -135,17 +135,7 @@ class Chunk:
 
     def _read_lookups(self) -> None:
         mints = [m for m in self.mints if m.canonical]
-        self.integrity = tunnel_audit.integrity_waits(m.block for m in mints)
-        self.deposits = tunnel_audit.deposits_for(mints, self.at)
-        self.views = tunnel_audit.hvm_views_at(m.block_id for m in mints)
-        view_tips = {bytes(v.canonical_tip_internal) for v in self.views.values()}
-        self.view_tip_heights = {
-            bytes(h): height
-            for h, height in BitcoinBlock.objects.filter(hash_internal__in=view_tips).values_list(
-                "hash_internal", "height"
-            )
-        }
-        self.relays = _first_relays(mints, self.deposits)
+        self.rows = tunnel_audit.MintRows.read(mints, at=self.at)
         self.anchors = anchoring.first_anchors((keystone_number_for(m.block.number) for m in mints), self.at)
         anchoring_numbers = {a.l2_block_number for a in self.anchors.values() if a is not None}
         self.l1_info_txs = {
@@ -164,21 +154,19 @@ class Chunk:
            tip, or the hVM view's tip if higher) - read for the whole chunk afterwards."""
         if not mint.canonical:
             raise EvidenceUnavailable("the mint is not on the canonical Hemi chain")
-        if (flagged := self.integrity.get(mint.block_id)) is not None:
+        if (flagged := self.rows.flagged.get(mint.block_id)) is not None:
             raise EvidenceUnavailable(f"pending ({flagged})")
-        deposit = self.deposits.get(bytes(mint.deposit_txid_internal))
+        deposit = self.rows.deposit(mint)
         # Rare (a mint whose deposit is not indexed): asked one mint at a time.
         if deposit is None and (waiting := tunnel_audit.deposit_wait_reason(mint, self.at)) is not None:
             raise EvidenceUnavailable(f"pending ({waiting})")
         if deposit is None or not deposit.block.in_active_chain:
             raise EvidenceUnavailable("no deposit on the active Bitcoin chain backs this mint")
-        relay = self.relays.get(bytes(deposit.block.hash_internal))
-        if relay is not None and relay.update.block.number > mint.block.number:
-            relay = None  # the deposit block's first relay came after the mint
-        view = self.views.get(mint.block.number)
+        relay = self.rows.relay(mint)
+        view = self.rows.views.get(mint.block.number)
         if relay is None or view is None:
             raise EvidenceUnavailable("the deposit block was never relayed into the hVM before the mint")
-        view_tip_height = self.view_tip_heights.get(bytes(view.canonical_tip_internal))
+        view_tip_height = self.rows.view_tip_height(mint)
         if self.at is not None and view_tip_height is not None and view_tip_height > self.at.btc_height:
             # Its headers would reach past the position; there the hVM tip was not indexed yet.
             raise EvidenceUnavailable(
@@ -281,26 +269,6 @@ class Chunk:
                 "l1_info": self.proofs.get(plan.l1_info_tx),
             },
         }
-
-
-def _first_relays(mints, deposits: dict[bytes, TunnelDeposit]) -> dict[bytes, HvmHeader]:
-    """Bitcoin block hash -> the first canonical hVM update relaying it, at or below the
-    chunk's highest mint block (one query; DISTINCT ON keeps each hash's earliest). A mint's
-    relay is this one when it is at or below the mint's own block - else none is."""
-    hashes = {bytes(d.block.hash_internal) for d in deposits.values()}
-    if not hashes or not mints:
-        return {}
-    rows = (
-        HvmHeader.objects.filter(
-            btc_hash_internal__in=hashes,
-            update__canonical=True,
-            update__block__number__lte=max(m.block.number for m in mints),
-        )
-        .select_related("update__block", "update__transaction__block")
-        .order_by("btc_hash_internal", "update__block__number", "update__transaction__index")
-        .distinct("btc_hash_internal")
-    )
-    return {bytes(r.btc_hash_internal): r for r in rows}
 
 
 def _merge(ranges) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from explorer.at import At, hemi_exists
 from explorer.finality import SUPERFINALITY_CONFIRMATIONS, Finality
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link, overall
 from indexer.bitcoin.models import BitcoinBlock
-from indexer.hemi.models import Block, DepositConfirmation, HvmHeader, Keystone
+from indexer.hemi.models import Block, DepositConfirmation, Keystone
 from indexer.keystone import KEYSTONE_PERIOD, keystone_number_for
 
 
@@ -41,28 +41,19 @@ class Provenance:
         return overall(self.links)
 
 
-def sequencer_link(
-    mint: DepositConfirmation, deposit, hvm: tuple[int | None, str] | None, at: At | None = None
-) -> Link:
+def sequencer_link(mint: DepositConfirmation, rows: tunnel_audit.MintRows, at: At | None = None) -> Link:
     """Did Hemi's sequencer show the deposit's Bitcoin block to the hVM before the mint? (The
-    relays it looks at lie at or below the mint block, so ``at`` only reaches the waits.)"""
-    if (flagged := tunnel_audit.integrity_wait(mint.block)) is not None:
+    relays it looks at lie at or below the mint block, so ``at`` only reaches the waits.)
+    ``rows``: the ``MintRows`` of a list holding the mint."""
+    if (flagged := rows.flagged.get(mint.block_id)) is not None:
         return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({flagged})"),))
+    deposit, hvm = rows.deposit(mint), rows.hvm(mint)
     if deposit is None or hvm is None:
         waiting = tunnel_audit.deposit_wait_reason(mint, at) if deposit is None else None
         if waiting is not None:
             return Link("Sequencer ordering", (Check("deposit block relayed", PENDING, f"pending ({waiting})"),))
         return Link("Sequencer ordering", (Check("deposit block relayed", FAILED, "no deposit to look for"),))
-    relayed = (
-        HvmHeader.objects.filter(
-            btc_hash_internal=deposit.block.hash_internal,
-            update__canonical=True,
-            update__block__number__lte=mint.block.number,
-        )
-        .select_related("update__block", "update__transaction")
-        .order_by("update__block__number")
-        .first()
-    )
+    relayed = rows.relay(mint)
     checks = []
     evidence: dict = {"mint_block": mint.block.number}
     if relayed is None:
@@ -89,18 +80,10 @@ def hemi_block_link(block: Block, at: At | None = None) -> Link:
     """The Hemi block is canonical and hash-linked to the keystone that covers it (and was
     verified when stored: a block flagged by lenient verification is pending, not verified).
     At a position (``at``), blocks above its Hemi block are not there yet."""
-    keystone_number = keystone_number_for(block.number)
-    last = keystone_number if at is None else min(keystone_number, at.hemi_block)
-    chain = list(
-        Block.objects.canonical()
-        .filter(number__gte=block.number, number__lte=last)
-        .order_by("number")
-        .values_list("number", "hash", "parent_hash")
-    )
-    return _hemi_block_link(block, tunnel_audit.integrity_wait(block), chain)
+    return hemi_block_links([block], at)[0]
 
 
-def hemi_block_links(blocks: list[Block]) -> list[Link]:
+def hemi_block_links(blocks: list[Block], at: At | None = None) -> list[Link]:
     """``hemi_block_link`` for many blocks in two queries, not two per block: the stored-verdict
     sweep judges every block of the chain (a million on mainnet), where per-block round trips
     were most of its cost. Same rule, same Link, in the order of ``blocks``."""
@@ -108,6 +91,8 @@ def hemi_block_links(blocks: list[Block]) -> list[Link]:
         return []
     low = min(b.number for b in blocks)
     high = keystone_number_for(max(b.number for b in blocks))
+    if at is not None:
+        high = min(high, at.hemi_block)
     canonical = {
         number: (number, block_hash, parent)
         for number, block_hash, parent in Block.objects.canonical()
@@ -117,10 +102,12 @@ def hemi_block_links(blocks: list[Block]) -> list[Link]:
     flagged = tunnel_audit.integrity_waits(blocks)
     links = []
     for block in blocks:
-        keystone_number = keystone_number_for(block.number)
-        # The canonical rows from the block to its keystone, stopping at the first gap (what the
-        # per-block range query returns, once its count shows the gap).
-        chain = [canonical[n] for n in range(block.number, keystone_number + 1) if n in canonical]
+        last = keystone_number_for(block.number)
+        if at is not None:
+            last = min(last, at.hemi_block)
+        # The canonical rows from the block to its keystone (or the position); a missing number
+        # leaves the list short, which the rule reads as still waiting for that block.
+        chain = [canonical[n] for n in range(block.number, last + 1) if n in canonical]
         links.append(_hemi_block_link(block, flagged.get(block.pk), chain))
     return links
 
@@ -156,13 +143,22 @@ def _hemi_block_link(block: Block, flagged: str | None, chain: list[tuple]) -> L
 
 def anchoring_link(block: Block, at: At | None = None) -> tuple[Link, Finality, list[str]]:
     f = anchoring.block_finality(block.number, at=at)
-    # Only the keystones that decide this block's anchoring: its own up to the anchoring one.
+    return anchored_link(f), f, anchoring_alerts(f, at)
+
+
+def anchoring_alerts(f: Finality, at: At | None = None) -> list[str]:
+    """Publications conflicting with the keystones that decide this block's anchoring: its own
+    up to the anchoring one."""
     last = f.anchoring_keystone_number or f.keystone_number
-    alerts = [
+    return [
         f"Bitcoin tx {a.publication.transaction.txid_display} publishes a keystone {a.canonical_keystone.number} "
         f"that conflicts with our canonical chain"
         for a in anchoring.alternate_chain_alerts(numbers=range(f.keystone_number, last + 1, KEYSTONE_PERIOD), at=at)
     ]
+
+
+def anchored_link(f: Finality) -> Link:
+    """The "Bitcoin anchoring" link of a block with finality ``f``."""
     if f.superfinal:
         check = Check(
             "superfinal",
@@ -179,7 +175,7 @@ def anchoring_link(block: Block, at: At | None = None) -> tuple[Link, Finality, 
         "confirmations": f.confirmations,
         "btc_finality": f.legacy_btc_finality,
     }
-    return Link("Bitcoin anchoring", (check,), evidence), f, alerts
+    return Link("Bitcoin anchoring", (check,), evidence)
 
 
 def timeline(block: Block, f: Finality, at: At | None = None) -> list[TimelineEvent]:
@@ -218,19 +214,35 @@ def timeline(block: Block, f: Finality, at: At | None = None) -> list[TimelineEv
 
 def for_mint(mint: DepositConfirmation, *, hemibtc: bytes | None = None, at: At | None = None) -> Provenance:
     """A mint's provenance at the indexed tips, or at a position (``at``: ``explorer.at``; the
-    mint's own block must lie at or below it)."""
-    block = mint.block
-    anchor, f, alerts = anchoring_link(block, at)
-    deposit = tunnel_audit.deposit_for(mint, at)
-    hvm = tunnel_audit.hvm_confirmations(deposit.block, block.number, at) if deposit else None
-    links = [
-        tunnel_audit.audit_mint(mint, hemibtc=hemibtc, deposit=deposit, hvm=hvm, at=at),
-        sequencer_link(mint, deposit, hvm, at),
-        hemi_block_link(block, at),
-        anchor,
-    ]
-    subject = f"mint {tunnel_audit.hex0x(mint.transaction.hash)}"
-    return Provenance(subject, links, f, timeline(block, f, at), alerts)
+    mint's own block must lie at or below it): ``for_mints`` of this one, with its timeline and
+    alerts (what its page shows)."""
+    p = for_mints([mint], hemibtc=hemibtc, at=at)[0]
+    p.timeline = timeline(mint.block, p.finality, at)
+    p.alerts = anchoring_alerts(p.finality, at)
+    return p
+
+
+def for_mints(mints, *, hemibtc: bytes | None = None, at: At | None = None) -> list[Provenance]:
+    """The provenance links and finality of many mints, in order, in a fixed number of queries
+    (about 15) however many: what the stored-verdict sweep and reports judge, by the same rules
+    as one mint at a time. No timeline or alerts (``for_mint`` adds them for one mint's page)."""
+    mints = list(mints)
+    if not mints:
+        return []
+    rows = tunnel_audit.MintRows.read(mints, hemibtc=hemibtc, at=at)
+    hemi_links = hemi_block_links([m.block for m in mints], at)
+    finality = anchoring.block_finalities((m.block.number for m in mints), at)
+    out = []
+    for mint, hemi_link in zip(mints, hemi_links, strict=True):
+        f = finality[mint.block.number]
+        links = [
+            tunnel_audit.audit_mint(mint, hemibtc=hemibtc, at=at, rows=rows),
+            sequencer_link(mint, rows, at),
+            hemi_link,
+            anchored_link(f),
+        ]
+        out.append(Provenance(f"mint {tunnel_audit.hex0x(mint.transaction.hash)}", links, f, []))
+    return out
 
 
 def for_block(block: Block, at: At | None = None) -> Provenance:

@@ -7,7 +7,9 @@ so it joins ``BitcoinTransaction.txid_internal`` directly.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
 from explorer.at import At, btc_exists, btc_upto, hemi_upto
 from explorer.verdicts import FAILED, PENDING, VERIFIED, Check, Link
@@ -94,21 +96,147 @@ def hvm_confirmations(
     there: a wait (``HVM_TIP_ABOVE_POSITION``), as at the tips while Bitcoin indexing lags.
     """
     view = hvm_view_at(mint_block_number)
-    if view is None:
-        return None, "no hVM Bitcoin view at or before the mint block"
-    tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).first()
-    if tip is None:
-        return None, HVM_TIP_NOT_INDEXED
-    if not btc_exists(tip.height, at):
-        return None, HVM_TIP_ABOVE_POSITION.format(tip=tip.height, height=at.btc_height)
+    tip = None
+    if view is not None:
+        tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).values_list("height", flat=True)
+        tip = tip.first()
     relayed = HvmHeader.objects.filter(
         btc_hash_internal=deposit_block.hash_internal,
         update__canonical=True,
         update__block__number__lte=mint_block_number,
     ).exists()
+    return _hvm_confirmations(deposit_block, view, tip, relayed, at)
+
+
+def _hvm_confirmations(
+    deposit_block: BitcoinBlock, view: HvmUpdate | None, tip_height: int | None, relayed: bool, at: At | None
+) -> tuple[int | None, str]:
+    """``hvm_confirmations``' rule over the rows it reads (``MintRows`` reads them for many mints)."""
+    if view is None:
+        return None, "no hVM Bitcoin view at or before the mint block"
+    if tip_height is None:
+        return None, HVM_TIP_NOT_INDEXED
+    if not btc_exists(tip_height, at):
+        return None, HVM_TIP_ABOVE_POSITION.format(tip=tip_height, height=at.btc_height)
     if not relayed:
         return None, "the deposit's Bitcoin block was never relayed into the hVM before the mint"
-    return tip.height - deposit_block.height + 1, f"hVM tip {tip.height} at Hemi block {view.block.number}"
+    return tip_height - deposit_block.height + 1, f"hVM tip {tip_height} at Hemi block {view.block.number}"
+
+
+def first_relays(mints, deposits: dict[bytes, TunnelDeposit]) -> dict[bytes, HvmHeader]:
+    """Bitcoin block hash (internal order) -> the first canonical hVM update relaying it, at or
+    below the highest of these mints' blocks (one query; DISTINCT ON keeps each hash's earliest).
+    A mint's relay is this one when it lies at or below the mint's own block - else none is
+    (``MintRows.relay``)."""
+    hashes = {bytes(d.block.hash_internal) for d in deposits.values()}
+    if not hashes or not mints:
+        return {}
+    rows = (
+        HvmHeader.objects.filter(
+            btc_hash_internal__in=hashes,
+            update__canonical=True,
+            update__block__number__lte=max(m.block.number for m in mints),
+        )
+        .select_related("update__block", "update__transaction__block")
+        .order_by("btc_hash_internal", "update__block__number", "update__transaction__index")
+        .distinct("btc_hash_internal")
+    )
+    return {bytes(r.btc_hash_internal): r for r in rows}
+
+
+@dataclass
+class MintRows:
+    """Every row the mint audit and the sequencer link read, for a list of mints at once: a
+    fixed number of queries (9) however many mints, where one mint at a time cost about a dozen
+    each - the stored-verdict sweep judges every mint of the chain, reports judge thousands.
+
+    Built by ``read``; the accessors answer for one mint of the list. At a position (``at``:
+    ``explorer.at``) deposits above its Bitcoin height and credits above its Hemi block do not
+    exist, as in ``deposit_for`` and ``audit_mint``.
+    """
+
+    at: At | None
+    flagged: dict[int, str]  # Hemi block row id -> integrity wait (flagged blocks only)
+    deposits: dict[bytes, TunnelDeposit]  # deposit txid (internal order) -> deposit_for's pick
+    views: dict[int, HvmUpdate]  # Hemi block number -> its hVM view
+    tip_heights: dict[bytes, int]  # hVM view tip hash (internal order) -> indexed height
+    relays: dict[bytes, HvmHeader]  # deposit block hash (internal order) -> first relay
+    minted: dict[tuple[int, bytes], list[int]]  # (transaction row id, recipient) -> minted values
+    credits: dict[bytes, int]  # deposit txid (internal order) -> canonical mints of it
+
+    @classmethod
+    def read(cls, mints, *, hemibtc: bytes | None = None, at: At | None = None) -> MintRows:
+        mints = list(mints)
+        deposits = deposits_for(mints, at)
+        views = hvm_views_at(m.block_id for m in mints)
+        tips = {bytes(v.canonical_tip_internal) for v in views.values()}
+        transfers = TokenTransfer.objects.filter(
+            log__transaction__in={m.transaction_id for m in mints}, sender=ZERO_ADDRESS, value__isnull=False
+        )
+        if hemibtc is not None:
+            transfers = transfers.filter(token__address=hemibtc)
+        minted: dict[tuple[int, bytes], list[int]] = {}
+        for tx_id, recipient, value in transfers.values_list("log__transaction", "recipient", "value"):
+            minted.setdefault((tx_id, bytes(recipient)), []).append(int(value))
+        credits = hemi_upto(
+            DepositConfirmation.objects.canonical().filter(
+                deposit_txid_internal__in={bytes(m.deposit_txid_internal) for m in mints}
+            ),
+            at,
+        )
+        return cls(
+            at=at,
+            flagged=integrity_waits(m.block for m in mints),
+            deposits=deposits,
+            views=views,
+            tip_heights={
+                bytes(h): height
+                for h, height in BitcoinBlock.objects.filter(hash_internal__in=tips).values_list(
+                    "hash_internal", "height"
+                )
+            },
+            relays=first_relays(mints, deposits),
+            minted=minted,
+            credits={
+                bytes(txid): n
+                for txid, n in credits.order_by()
+                .values("deposit_txid_internal")
+                .annotate(n=Count("id"))
+                .values_list("deposit_txid_internal", "n")
+            },
+        )
+
+    def deposit(self, mint: DepositConfirmation) -> TunnelDeposit | None:
+        return self.deposits.get(bytes(mint.deposit_txid_internal))
+
+    def relay(self, mint: DepositConfirmation) -> HvmHeader | None:
+        """The first canonical hVM update relaying the deposit's block, at or below the mint's block."""
+        deposit = self.deposit(mint)
+        relay = None if deposit is None else self.relays.get(bytes(deposit.block.hash_internal))
+        if relay is not None and relay.update.block.number > mint.block.number:
+            return None  # the deposit block's first relay came after the mint
+        return relay
+
+    def view_tip_height(self, mint: DepositConfirmation) -> int | None:
+        view = self.views.get(mint.block.number)
+        return None if view is None else self.tip_heights.get(bytes(view.canonical_tip_internal))
+
+    def hvm(self, mint: DepositConfirmation) -> tuple[int | None, str] | None:
+        """``hvm_confirmations`` of the mint's deposit block, or None without a deposit."""
+        deposit = self.deposit(mint)
+        if deposit is None:
+            return None
+        view = self.views.get(mint.block.number)
+        relayed = self.relay(mint) is not None
+        return _hvm_confirmations(deposit.block, view, self.view_tip_height(mint), relayed, self.at)
+
+    def minted_amount(self, mint: DepositConfirmation) -> int | None:
+        """hemiBTC the mint's transaction minted to its recipient (None: no such transfer)."""
+        values = self.minted.get((mint.transaction_id, bytes(mint.recipient)))
+        return sum(values) if values else None
+
+    def credit_count(self, mint: DepositConfirmation) -> int:
+        return self.credits.get(bytes(mint.deposit_txid_internal), 0)
 
 
 def deposit_wait_reason(mint: DepositConfirmation, at: At | None = None) -> str | None:
@@ -222,33 +350,21 @@ def confirmations_check(name: str, confirmations: int | None, how: str) -> Check
     )
 
 
-def minted_amount(mint: DepositConfirmation, hemibtc: bytes | None) -> int | None:
-    transfers = TokenTransfer.objects.filter(
-        log__transaction=mint.transaction_id, sender=ZERO_ADDRESS, recipient=mint.recipient
-    )
-    if hemibtc is not None:
-        transfers = transfers.filter(token__address=hemibtc)
-    values = [int(t.value) for t in transfers if t.value is not None]
-    return sum(values) if values else None
-
-
-_UNSET = object()
-
-
 def audit_mint(
-    mint: DepositConfirmation, *, hemibtc: bytes | None = None, deposit=_UNSET, hvm=None, at: At | None = None
+    mint: DepositConfirmation, *, hemibtc: bytes | None = None, at: At | None = None, rows: MintRows | None = None
 ) -> Link:
     """Judge one mint against its Bitcoin deposit (the "Bitcoin lock" link), at the tips or at
     ``at`` (``explorer.at``).
 
-    ``deposit`` and ``hvm`` (a ``hvm_confirmations`` result) may be passed in by a caller that
-    already looked them up, so a provenance page does each lookup once.
+    ``rows``: the ``MintRows`` of a list holding this mint (read with the same ``hemibtc`` and
+    ``at``), from a caller judging many; read for this mint alone when not given.
     """
+    if rows is None:
+        rows = MintRows.read([mint], hemibtc=hemibtc, at=at)
     checks: list[Check] = []
-    if deposit is _UNSET:
-        deposit = deposit_for(mint, at)
+    deposit = rows.deposit(mint)
     evidence = {"deposit_txid": mint.deposit_txid_display, "mint_tx": hex0x(mint.transaction.hash)}
-    if (flagged := integrity_wait(mint.block)) is not None:
+    if (flagged := rows.flagged.get(mint.block_id)) is not None:
         return Link("Bitcoin lock", (Check("Hemi block integrity", PENDING, f"pending ({flagged})"),), evidence)
     if deposit is None and (waiting := deposit_wait_reason(mint, at)) is not None:
         checks.append(
@@ -306,7 +422,7 @@ def audit_mint(
             found=str(int(mint.deposit_sats)),
         )
     )
-    minted = minted_amount(mint, hemibtc)
+    minted = rows.minted_amount(mint)
     net = int(mint.net_sats)
     fee = int(mint.deposit_sats) - net
     mint_ok = minted == net and 0 <= fee < int(mint.deposit_sats)
@@ -331,17 +447,14 @@ def audit_mint(
             found=hex0x(mint.recipient),
         )
     )
-    confirmations, how = hvm or hvm_confirmations(deposit.block, mint.block.number, at)
+    confirmations, how = rows.hvm(mint)
     checks.append(confirmations_check("≥ 4 confirmations in the hVM view", confirmations, how))
-    duplicates = hemi_upto(
-        DepositConfirmation.objects.canonical().filter(deposit_txid_internal=mint.deposit_txid_internal), at
-    )
-    once = duplicates.count() <= 1
+    credits = rows.credit_count(mint)
     checks.append(
         Check(
             "one credit per txid",
-            VERIFIED if once else FAILED,
-            "credited once" if once else f"credited {duplicates.count()} times",
+            VERIFIED if credits <= 1 else FAILED,
+            "credited once" if credits <= 1 else f"credited {credits} times",
         )
     )
     return Link("Bitcoin lock", tuple(checks), evidence)

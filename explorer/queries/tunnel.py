@@ -91,15 +91,24 @@ def deposits(req: PageRequest) -> Page[TunnelDeposit]:
 
 
 # --- Live verdicts ------------------------------------------------------------------------------
-# Judged now (about 15 indexed queries per mint, a few per withdrawal): for a detail page and
-# for explorer.verdict_store, which stores them. Lists read the stored ones (queries.verdicts).
+# Judged now: for a detail page and for explorer.verdict_store, which stores them. Lists read the
+# stored ones (queries.verdicts).
+
+
+def _hemibtc() -> bytes | None:
+    hemibtc = networks.current().hemibtc_address
+    return bytes.fromhex(hemibtc[2:]) if hemibtc else None
 
 
 def mint_verdicts(mints, at: At | None = None) -> list[Provenance]:
-    """The provenance verdict of each mint, in order (at the tips, or at ``at``)."""
-    hemibtc = networks.current().hemibtc_address
-    token = bytes.fromhex(hemibtc[2:]) if hemibtc else None
-    return [provenance.for_mint(m, hemibtc=token, at=at) for m in mints]
+    """The provenance verdict and links of each mint, in order (at the tips, or at ``at``), judged
+    together: about 15 queries for the list (``provenance.for_mints``; no timelines)."""
+    return provenance.for_mints(mints, hemibtc=_hemibtc(), at=at)
+
+
+def mint_provenance(mint) -> Provenance:
+    """One mint's whole provenance, timeline and alerts included (its API answer and page)."""
+    return provenance.for_mint(mint, hemibtc=_hemibtc())
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class MintProvenanceViewSet(ReadOnlyApi):
         mint = provenance.mints_in_transaction(tx_hash).first()
         if mint is None:
             raise Http404("no hemiBTC mint (DepositConfirmed) in that transaction")
-        return Response(s.ProvenanceSerializer(tunnel.mint_verdicts([mint])[0]).data)
+        return Response(s.ProvenanceSerializer(tunnel.mint_provenance(mint)).data)
 
 
 class BlockProvenanceViewSet(ReadOnlyApi):
