@@ -25,8 +25,8 @@ from tests.explorer.conftest import h32
 def mixed(chains, tunnel):
     hemi = chains.hemi_chain(60)
     btc = chains.btc_chain(125, start=100)
-    deposit = {name: tunnel.deposit(btc[height], label=name) for name, height in
-               [("a", 101), ("b", 103), ("c", 102), ("d", 106), ("e", 106), ("twice", 101), ("vault", 102), ("f", 101), ("g", 107)]}  # fmt: skip
+    heights = {"a": 101, "b": 103, "c": 102, "d": 106, "e": 106, "twice": 101, "vault": 102, "f": 101, "g": 107}
+    deposit = {name: tunnel.deposit(btc[height], label=name) for name, height in heights.items()}
     txid = {name: d.transaction.txid_internal for name, d in deposit.items()}
     tunnel.relay(hemi[10], [btc[h] for h in range(100, 105)], tip=btc[104])
     tunnel.relay(hemi[30], [btc[h] for h in range(105, 111)], tip=btc[110])
