@@ -173,10 +173,14 @@ def alternate_chain_alerts(numbers=None, limit: int = 100, at: At | None = None)
     other = keystones.filter(number=OuterRef("l2_block_number")).exclude(
         keystone_id_internal=OuterRef("keystone_id_internal")
     )
+    # Ordered by ``height + 0``, not ``height``: for ORDER BY height LIMIT n the planner walks
+    # the Bitcoin blocks' height index hoping to stop early - all 20 000 of them when nothing
+    # conflicts (38 ms at 1M blocks). An expression it cannot read from an index makes it
+    # find the few candidates by their l2_block_number first and sort those.
     conflicting = (
         candidates.filter(Exists(other))
         .select_related("transaction", "block")
-        .order_by("block__height", "transaction__tx_index", "vout")[:limit]
+        .order_by(F("block__height") + 0, "block__height", "transaction__tx_index", "vout")[:limit]
     )
     canonical = {
         k.number: k for k in Keystone.objects.canonical().filter(number__in={p.l2_block_number for p in conflicting})
