@@ -19,8 +19,8 @@ from indexer.hemi.models import Block, BlockIntegrityIssue, DepositConfirmation,
 from indexer.hemi.records import ZERO_ADDRESS
 
 MIN_DEPOSIT_CONFIRMATIONS = 4
-# hvm_confirmations' answer when our Bitcoin index has not reached the hVM's tip: not a
-# failure of the mint, a wait for the indexer.
+# The hVM-confirmations rule's answer (_hvm_confirmations) when our Bitcoin index has not
+# reached the hVM's tip: not a failure of the mint, a wait for the indexer.
 HVM_TIP_NOT_INDEXED = "the hVM tip is not an indexed Bitcoin block yet"
 # Its answer when judging at a position (``explorer.at``) below the hVM's tip: at that
 # position the tip was not indexed yet either - the same wait, named with both heights.
@@ -82,10 +82,12 @@ def hvm_views_at(block_ids) -> dict[int, HvmUpdate]:
     return {number: by_id[v] for number, v in view_ids.items() if v is not None}
 
 
-def hvm_confirmations(
-    deposit_block: BitcoinBlock, mint_block_number: int, at: At | None = None
+def _hvm_confirmations(
+    deposit_block: BitcoinBlock, view: HvmUpdate | None, tip_height: int | None, relayed: bool, at: At | None
 ) -> tuple[int | None, str]:
     """Confirmations of the deposit's Bitcoin block in the hVM view of the mint's Hemi block.
+
+    ``MintRows.hvm`` reads the rows for it (``view``, its tip's height, ``relayed``).
 
     1. Find the hVM view (last canonical updateHvmState at or before the mint block).
     2. Its canonical tip must be a Bitcoin block we know; the deposit block must have been
@@ -95,23 +97,6 @@ def hvm_confirmations(
     At a position (``at``) whose Bitcoin height is below the hVM's tip, the tip is not indexed
     there: a wait (``HVM_TIP_ABOVE_POSITION``), as at the tips while Bitcoin indexing lags.
     """
-    view = hvm_view_at(mint_block_number)
-    tip = None
-    if view is not None:
-        tip = BitcoinBlock.objects.filter(hash_internal=view.canonical_tip_internal).values_list("height", flat=True)
-        tip = tip.first()
-    relayed = HvmHeader.objects.filter(
-        btc_hash_internal=deposit_block.hash_internal,
-        update__canonical=True,
-        update__block__number__lte=mint_block_number,
-    ).exists()
-    return _hvm_confirmations(deposit_block, view, tip, relayed, at)
-
-
-def _hvm_confirmations(
-    deposit_block: BitcoinBlock, view: HvmUpdate | None, tip_height: int | None, relayed: bool, at: At | None
-) -> tuple[int | None, str]:
-    """``hvm_confirmations``' rule over the rows it reads (``MintRows`` reads them for many mints)."""
     if view is None:
         return None, "no hVM Bitcoin view at or before the mint block"
     if tip_height is None:
@@ -222,7 +207,8 @@ class MintRows:
         return None if view is None else self.tip_heights.get(bytes(view.canonical_tip_internal))
 
     def hvm(self, mint: DepositConfirmation) -> tuple[int | None, str] | None:
-        """``hvm_confirmations`` of the mint's deposit block, or None without a deposit."""
+        """Confirmations of the mint's deposit block in its hVM view (``_hvm_confirmations``),
+        or None without a deposit."""
         deposit = self.deposit(mint)
         if deposit is None:
             return None
@@ -305,17 +291,10 @@ def below_indexed_range() -> str | None:
     )
 
 
-def integrity_wait(block: Block) -> str | None:
-    """Why nothing in ``block`` can be judged: it was stored although re-hash checks failed
-    (``HEMI_VERIFY_STRICT`` off), so its events may not be what the chain committed to."""
-    failed = list(
-        BlockIntegrityIssue.objects.filter(block_id=block.pk).order_by("id").values_list("check_name", flat=True)[:3]
-    )
-    return _integrity_reason(block.number, failed)
-
-
 def integrity_waits(blocks) -> dict[int, str]:
-    """``integrity_wait`` of many blocks in one query: block row id -> reason, for the flagged ones."""
+    """Why nothing in a block can be judged: it was stored although re-hash checks failed
+    (``HEMI_VERIFY_STRICT`` off), so its events may not be what the chain committed to. For many
+    blocks in one query: block row id -> reason, for the flagged ones."""
     numbers = {b.pk: b.number for b in blocks}
     failed: dict[int, list[str]] = {}
     issues = BlockIntegrityIssue.objects.filter(block_id__in=numbers).order_by("id")

@@ -55,7 +55,7 @@ def test_an_hvm_view_whose_tip_is_above_the_height_waits_as_an_unindexed_tip_doe
     assert confirmations.verdict == PENDING, confirmations
     assert confirmations.detail == "the hVM tip (Bitcoin height 104) lies above the Bitcoin height judged at (103)"
     assert lock.verdict == PENDING and p.verdict == PENDING  # never "failed" for a wait
-    assert tunnel_audit.hvm_confirmations(tunnel_audit.deposit_for(mint).block, 12, At(104, 30))[0] == 4
+    assert tunnel_audit.MintRows.read([mint], at=At(104, 30)).hvm(mint)[0] == 4
 
 
 def test_a_deposit_above_the_height_is_a_wait_for_bitcoin_indexing_not_an_unbacked_mint(story):
