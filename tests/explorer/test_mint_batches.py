@@ -79,7 +79,7 @@ def test_a_batch_judges_every_mint_as_it_is_judged_alone(mixed, tunnel, at):
             "credited twice (1)": FAILED,
             "credited twice (2)": FAILED,
             "another vault": FAILED,
-            "unknown deposit": verdicts["unknown deposit"],  # pending or failed: deposit_wait_reason's call
+            "unknown deposit": PENDING,  # a deposit this index may not have scanned yet: a wait, not "unbacked"
             "unverified block": PENDING,
             "keystone 75 not produced": PENDING,  # backed, 4 hVM confirmations; its anchoring waits
         }
@@ -91,6 +91,7 @@ def test_a_batch_judges_every_mint_as_it_is_judged_alone(mixed, tunnel, at):
         assert reasons["relayed before the mint"].startswith("Bitcoin anchoring: waiting for")
         assert "5 confirmations" in sequencer["relayed before the mint"].checks[1].detail
         assert "credited 2 times" in reasons["credited twice (2)"]
+        assert reasons["unknown deposit"].startswith("Bitcoin lock: pending ("), reasons["unknown deposit"]
         assert reasons["wrong amount"].endswith("minted amount is wrong")
         assert reasons["another vault"].endswith("deposit pays another vault")
         stages = {name: p.finality.stage for name, p in zip(mixed, batch, strict=True)}
